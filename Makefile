@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: MIT
+# gmem: build the library, gmemctl, the guest programs and the tests.
+#   make                 build everything into $(BUILD)
+#   make check           build and run every test
+#   make check SANITIZE=1  the same with ASan/UBSan, in build-asan/
+
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+CC ?= cc
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) -Iinclude -D_GNU_SOURCE
+LDLIBS := -lpthread
+
+SO_MAJOR := 0
+SO_VERSION := 0.1.0
+
+LIB_SRC := $(wildcard src/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A := $(BUILD)/libgmem.a
+LIB_SO := $(BUILD)/libgmem.so.$(SO_VERSION)
+
+# Guest programs: freestanding 64-bit code linked at a fixed address.
+GUEST_CFLAGS := -std=gnu11 -O2 -g0 -Wall -Wextra -Werror -ffreestanding -fno-pic \
+	-fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
+	-fno-asynchronous-unwind-tables -fno-builtin -fcf-protection=none \
+	-mcmodel=small -Iguest
+GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/guest.ld \
+	-Wl,--build-id=none -Wl,-z,noexecstack
+GUEST_PROGS := $(basename $(notdir $(wildcard guest/progs/*.c)))
+GUEST_BINS := $(GUEST_PROGS:%=$(BUILD)/guest/%.bin)
+GUEST_LIB_OBJ := $(BUILD)/guest/entry.o $(BUILD)/guest/guest_lib.o
+
+RUNNER_OBJ := $(BUILD)/guest/runner.o $(BUILD)/guest/images.o
+
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
+GMEMCTL := $(BUILD)/gmemctl
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPER_OBJ := $(BUILD)/tests/harness.o
+
+.PHONY: all lib check clean
+# Keep objects and ELF files make would otherwise treat as intermediate.
+.SECONDARY:
+all: lib $(GMEMCTL) $(TEST_BINS)
+lib: $(LIB_A) $(BUILD)/libgmem.so
+
+$(BUILD)/src/%.o: src/%.c include/gmem.h src/internal.h src/kvm_uapi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=default -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ) src/libgmem.map
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libgmem.so.$(SO_MAJOR) \
+		-Wl,--version-script=src/libgmem.map -o $@ $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/libgmem.so: $(LIB_SO)
+	ln -sf libgmem.so.$(SO_VERSION) $(BUILD)/libgmem.so.$(SO_MAJOR)
+	ln -sf libgmem.so.$(SO_VERSION) $@
+
+# ---- guest programs ----
+$(BUILD)/guest/%.o: guest/%.S
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guest/guest_lib.o: guest/guest_lib.c guest/guest_lib.h guest/ucall.h
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guest/progs/%.o: guest/progs/%.c guest/guest_lib.h guest/ucall.h
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guest/%.elf: $(BUILD)/guest/progs/%.o $(GUEST_LIB_OBJ) guest/guest.ld
+	$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $(GUEST_LIB_OBJ) $<
+
+$(BUILD)/guest/%.bin: $(BUILD)/guest/%.elf
+	objcopy -O binary $< $@
+
+# The images are embedded with .incbin; the list is generated from progs/.
+$(BUILD)/guest/images.S: $(GUEST_BINS) guest/mkimages.sh
+	sh guest/mkimages.sh $(BUILD)/guest $(GUEST_PROGS) > $@
+
+$(BUILD)/guest/images.o: $(BUILD)/guest/images.S
+	$(CC) -c $< -o $@
+
+$(BUILD)/guest/runner.o: guest/runner.c guest/runner.h guest/ucall.h include/gmem.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iguest -c $< -o $@
+
+# ---- gmemctl ----
+$(BUILD)/tools/%.o: tools/%.c tools/gmemctl.h guest/runner.h include/gmem.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iguest -Itools -c $< -o $@
+
+$(GMEMCTL): $(TOOL_OBJ) $(RUNNER_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_OBJ) $(RUNNER_OBJ) $(LIB_A) $(LDLIBS)
+
+# ---- tests ----
+$(BUILD)/tests/%.o: tests/%.c tests/harness.h guest/runner.h include/gmem.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iguest -Itests -Isrc -c $< -o $@
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A) $(LDLIBS)
+
+check: all
+	sh tests/run-tests.sh $(BUILD)
+
+clean:
+	rm -rf build build-asan

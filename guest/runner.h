@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runner.h - run purpose-built 64-bit guest programs on a VM whose RAM is
+ * gmem.  Uses only libgmem's public API plus the vCPU ioctls any VMM makes.
+ */
+#ifndef GMEM_RUNNER_H
+#define GMEM_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gmem.h"
+#include "ucall.h"
+
+struct guest_config {
+	uint32_t backend;	/* enum gmem_backend of the RAM file */
+	uint64_t ram_size;	/* at guest-physical 0; >= GUEST_BOOT_SIZE */
+	uint64_t map_gib;	/* identity-mapped span in GiB; 0 = 4 */
+	uint64_t page_size;	/* hugetlb page size, or 0 */
+	struct gmem_vm *vm;	/* use this VM; NULL = create one */
+};
+
+struct guest_ucall {
+	uint64_t cmd;		/* enum guest_ucall_cmd */
+	uint64_t arg[3];
+};
+
+struct guest {
+	struct gmem_vm *vm;
+	bool owns_vm;
+	struct gmem_file *ram;
+	struct gmem_binding *ram_binding;
+	uint8_t *ram_host;
+	int kvm_fd;
+	int vcpu_fd;
+	void *run;		/* struct kvm_run */
+	size_t run_size;
+	const char *image;	/* name of the loaded program */
+	uint64_t exits;		/* every KVM_RUN return */
+	char error[256];	/* why the last call failed */
+};
+
+/* Names of the embedded guest programs, NULL-terminated. */
+const char *const *guest_image_names(void);
+
+/* Make the VM (if not given), the RAM file and binding, and one vCPU. */
+int guest_create(struct guest *g, const struct guest_config *cfg);
+/* Copy a program in and point the vCPU at it with these arguments. */
+int guest_load(struct guest *g, const char *image, const uint64_t args[4]);
+/* Run until the guest calls the host; fill *uc.  -errno on any other exit. */
+int guest_run(struct guest *g, struct guest_ucall *uc);
+/* Tear down in the order a VMM would; safe on a partly created guest. */
+void guest_destroy(struct guest *g);
+
+/* The memcmd program: load it and run to its first request. */
+int guest_memcmd_start(struct guest *g);
+/* Have the memcmd guest do op; *result gets its answer. */
+int guest_memcmd(struct guest *g, uint64_t op, uint64_t a0, uint64_t a1,
+		 uint64_t a2, uint64_t a3, uint64_t *result);
+/* Tell the memcmd guest to return and wait for UCALL_DONE. */
+int guest_memcmd_stop(struct guest *g);
+
+#endif /* GMEM_RUNNER_H */

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+/* file.c - guest memory as a file: creation, lifetime and queries. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static bool reserved_zero(const uint64_t *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i])
+			return false;
+	return true;
+}
+
+static int check_args(const struct gmem_file_args *a,
+		      const struct gmem_backend_ops **ops_out)
+{
+	const struct gmem_backend_ops *ops;
+	uint64_t psz;
+	int ret;
+
+	if (!reserved_zero(a->reserved, sizeof(a->reserved) / sizeof(a->reserved[0])))
+		return gmem_fail(EINVAL, "file: reserved fields must be zero");
+	if (a->flags & ~GMEM_FILE_FLAGS_ALL)
+		return gmem_fail(EINVAL, "file: unknown flags 0x%x",
+				 a->flags & ~GMEM_FILE_FLAGS_ALL);
+	if (a->backend >= GMEM_BACKEND_COUNT)
+		return gmem_fail(EINVAL, "file: unknown backend %u", a->backend);
+	if (a->size == 0)
+		return gmem_fail(EINVAL, "file: size is 0");
+	if (a->backend == GMEM_BACKEND_AUTO) {
+		ops = gmem_backend_choose(gmem_host_cached(), a);
+		if (!ops)
+			return gmem_fail(ENODEV, "file: no backend is usable "
+					 "here (last: %s)", gmem_last_error());
+	} else {
+		ops = gmem_backend_ops(a->backend);
+		ret = ops->available(gmem_host_cached(), a);
+		if (ret < 0)
+			return ret;
+	}
+	if (a->page_size && ops->id != GMEM_BACKEND_HUGETLB)
+		return gmem_fail(EINVAL, "file: page_size is only for the "
+				 "hugetlb backend, not %s", ops->name);
+	psz = ops->page_size(a);
+	if (!gmem_aligned(a->size, psz))
+		return gmem_fail(EINVAL, "file: size %llu is not a multiple of "
+				 "the %s page size %llu",
+				 (unsigned long long)a->size, ops->name,
+				 (unsigned long long)psz);
+	/* Offsets are off_t and mappings are size_t: stay inside both. */
+	if (a->size > (uint64_t)INT64_MAX - psz)
+		return gmem_fail(EFBIG, "file: size %llu is too large",
+				 (unsigned long long)a->size);
+	*ops_out = ops;
+	return 0;
+}
+
+int gmem_file_create(const struct gmem_file_args *args, struct gmem_file **out)
+{
+	const struct gmem_backend_ops *ops = NULL;
+	struct gmem_file *f;
+	int ret;
+
+	if (!args || !out)
+		return gmem_fail(EINVAL, "gmem_file_create: NULL argument");
+	ret = check_args(args, &ops);
+	if (ret < 0)
+		return ret;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return gmem_fail(ENOMEM, "out of memory for a file handle");
+	pthread_mutex_init(&f->lock, NULL);
+	f->refs = 1;
+	f->ops = ops;
+	f->fd = -1;
+	f->size = args->size;
+	f->page_size = ops->page_size(args);
+	snprintf(f->name, sizeof(f->name), "%s",
+		 args->name ? args->name : "gmem");
+	ret = gmem_account_init(f);
+	if (ret < 0)
+		goto free_file;
+	ret = ops->create(f, args);
+	if (ret < 0)
+		goto free_account;
+	*out = f;
+	return 0;
+
+free_account:
+	gmem_account_free(f);
+free_file:
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+	return ret;
+}
+
+void gmem_file_get(struct gmem_file *f)
+{
+	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+}
+
+void gmem_file_put(struct gmem_file *f)
+{
+	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (f->host_addr)
+		munmap(f->host_addr, f->size);
+	close(f->fd);
+	if (f->owner)
+		gmem_vm_put(f->owner);
+	gmem_account_free(f);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+int gmem_file_close(struct gmem_file *file)
+{
+	if (!file)
+		return gmem_fail(EINVAL, "gmem_file_close: file is NULL");
+	gmem_file_put(file);
+	return 0;
+}
+
+int gmem_file_check_range(const struct gmem_file *f, uint64_t off,
+			  uint64_t len, const char *what)
+{
+	if (len == 0)
+		return gmem_fail(EINVAL, "%s: length is 0", what);
+	if (!gmem_aligned(off, f->page_size) || !gmem_aligned(len, f->page_size))
+		return gmem_fail(EINVAL, "%s: offset 0x%llx and length 0x%llx "
+				 "must be multiples of the page size 0x%llx",
+				 what, (unsigned long long)off,
+				 (unsigned long long)len,
+				 (unsigned long long)f->page_size);
+	if (off + len < off)
+		return gmem_fail(EOVERFLOW, "%s: offset + length overflows",
+				 what);
+	if (off + len > f->size)
+		return gmem_fail(ERANGE, "%s: range 0x%llx+0x%llx ends past "
+				 "the file size 0x%llx", what,
+				 (unsigned long long)off,
+				 (unsigned long long)len,
+				 (unsigned long long)f->size);
+	return 0;
+}
+
+int gmem_file_fd(const struct gmem_file *file)
+{
+	return file ? file->fd : gmem_fail(EINVAL, "file is NULL");
+}
+
+uint64_t gmem_file_size(const struct gmem_file *file)
+{
+	return file ? file->size : 0;
+}
+
+enum gmem_backend gmem_file_backend(const struct gmem_file *file)
+{
+	return file ? file->ops->id : GMEM_BACKEND_AUTO;
+}
+
+uint64_t gmem_file_page_size(const struct gmem_file *file)
+{
+	return file ? file->page_size : 0;
+}
+
+void *gmem_file_host_addr(const struct gmem_file *file)
+{
+	return file ? file->host_addr : NULL;
+}

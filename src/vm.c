@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+/* vm.c - a KVM VM handle, owned or borrowed, and the memslots it may use. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* KVM's own slot count when the capability is missing (pre-2012 kernels). */
+#define KVM_FALLBACK_MEMSLOTS 32
+
+static int vm_nr_memslots(int vm_fd)
+{
+	int n = ioctl(vm_fd, KVM_CHECK_EXTENSION, GMEM_KVM_CAP_NR_MEMSLOTS);
+
+	return n > 0 ? n : KVM_FALLBACK_MEMSLOTS;
+}
+
+static int vm_alloc(int fd, bool owns_fd, unsigned int first,
+		    unsigned int count, struct gmem_vm **out)
+{
+	struct gmem_vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm)
+		return gmem_fail(ENOMEM, "out of memory for a VM handle");
+	pthread_mutex_init(&vm->lock, NULL);
+	vm->refs = 1;
+	vm->fd = fd;
+	vm->owns_fd = owns_fd;
+	vm->slot_first = first;
+	vm->slot_count = count;
+	vm->has_memory2 =
+		ioctl(fd, KVM_CHECK_EXTENSION, GMEM_KVM_CAP_USER_MEMORY2) > 0;
+	*out = vm;
+	return 0;
+}
+
+int gmem_vm_create(struct gmem_vm **out)
+{
+	int kvm_fd, vm_fd, ret;
+
+	if (!out)
+		return gmem_fail(EINVAL, "gmem_vm_create: out is NULL");
+	kvm_fd = gmem_open_kvm();
+	if (kvm_fd < 0)
+		return kvm_fd;
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, GMEM_KVM_X86_DEFAULT_VM);
+	ret = -errno;
+	close(kvm_fd);
+	if (vm_fd < 0)
+		return gmem_fail(-ret, "KVM_CREATE_VM: %s", strerror(-ret));
+	ret = vm_alloc(vm_fd, true, 0, vm_nr_memslots(vm_fd), out);
+	if (ret < 0)
+		close(vm_fd);
+	return ret;
+}
+
+/* A KVM VM fd is an anonymous inode named "kvm-vm". */
+static bool is_kvm_vm_fd(int fd)
+{
+	char link[64], target[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:kvm-vm") == 0;
+}
+
+int gmem_vm_open(int vm_fd, unsigned int slot_first, unsigned int slot_count,
+		 struct gmem_vm **out)
+{
+	int nr;
+
+	if (!out)
+		return gmem_fail(EINVAL, "gmem_vm_open: out is NULL");
+	if (vm_fd < 0 || fcntl(vm_fd, F_GETFD) < 0)
+		return gmem_fail(EBADF, "gmem_vm_open: fd %d is not open", vm_fd);
+	if (!is_kvm_vm_fd(vm_fd))
+		return gmem_fail(ENOTTY, "gmem_vm_open: fd %d is not a KVM VM fd",
+				 vm_fd);
+	if (slot_count == 0)
+		return gmem_fail(EINVAL, "gmem_vm_open: slot_count is 0");
+	nr = vm_nr_memslots(vm_fd);
+	if (slot_first >= (unsigned int)nr ||
+	    slot_count > (unsigned int)nr - slot_first)
+		return gmem_fail(ERANGE,
+				 "gmem_vm_open: slots %u..%u are outside the "
+				 "VM's %d memslots", slot_first,
+				 slot_first + slot_count - 1, nr);
+	return vm_alloc(vm_fd, false, slot_first, slot_count, out);
+}
+
+int gmem_vm_fd(const struct gmem_vm *vm)
+{
+	if (!vm)
+		return gmem_fail(EINVAL, "gmem_vm_fd: vm is NULL");
+	return vm->fd;
+}
+
+void gmem_vm_get(struct gmem_vm *vm)
+{
+	__atomic_add_fetch(&vm->refs, 1, __ATOMIC_RELAXED);
+}
+
+void gmem_vm_put(struct gmem_vm *vm)
+{
+	if (__atomic_sub_fetch(&vm->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+int gmem_vm_set_slot(struct gmem_vm *vm, const struct gmem_binding *b,
+		     bool create)
+{
+	struct gmem_kvm_userspace_memory_region2 r = { .slot = b->slot };
+	unsigned long req = GMEM_KVM_SET_USER_MEMORY_REGION2;
+
+	if (create) {
+		r.guest_phys_addr = b->gpa;
+		r.memory_size = b->length;
+		b->file->ops->fill_slot(b->file, b->offset, &r);
+	}
+	/*
+	 * Kernels before 6.8 only know the first version of the call, whose
+	 * struct is a prefix of the second; guest_memfd needs the second.
+	 */
+	if (!vm->has_memory2) {
+		if (r.flags & GMEM_KVM_MEM_GUEST_MEMFD)
+			return gmem_fail(EOPNOTSUPP, "this kernel lacks "
+					 "KVM_SET_USER_MEMORY_REGION2");
+		req = KVM_SET_USER_MEMORY_REGION;
+	}
+	if (ioctl(vm->fd, req, &r) < 0) {
+		int err = errno;
+
+		if (create && err == EEXIST)
+			return gmem_fail(EEXIST, "guest range 0x%llx+0x%llx "
+					 "overlaps a memslot the library does "
+					 "not manage",
+					 (unsigned long long)b->gpa,
+					 (unsigned long long)b->length);
+		return gmem_fail(err, "%s memslot %u: %s",
+				 create ? "creating" : "deleting", b->slot,
+				 strerror(err));
+	}
+	return 0;
+}
+
+int gmem_vm_close(struct gmem_vm *vm)
+{
+	struct gmem_binding *b, *next;
+	int ret = 0;
+
+	if (!vm)
+		return gmem_fail(EINVAL, "gmem_vm_close: vm is NULL");
+	pthread_mutex_lock(&vm->lock);
+	vm->closed = true;
+	for (b = vm->bindings; b; b = next) {
+		next = b->next;
+		/*
+		 * A borrowed VM outlives us, so its slots must go.  Our own VM
+		 * loses them all when its fd closes below.
+		 */
+		if (!vm->owns_fd) {
+			int r = gmem_vm_set_slot(vm, b, false);
+
+			if (r < 0 && !ret)
+				ret = r;
+		}
+		b->attached = false;
+		b->next = NULL;
+		__atomic_sub_fetch(&b->file->bindings, 1, __ATOMIC_RELAXED);
+		gmem_file_put(b->file);
+		b->file = NULL;
+	}
+	vm->bindings = NULL;
+	if (vm->owns_fd) {
+		close(vm->fd);
+		vm->fd = -1;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	gmem_vm_put(vm);
+	return ret;
+}

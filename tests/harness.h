@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * harness.h - a test program is a table of cases.  Each case passes, fails
+ * (the first failed check, with file:line and the library's reason) or
+ * skips with a reason.  Output lines "PASS name", "FAIL name: ...",
+ * "SKIP name: ..." are what tests/run-tests.sh counts.
+ */
+#ifndef GMEM_HARNESS_H
+#define GMEM_HARNESS_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gmem.h"
+
+struct t_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* Run the cases; exit status 0 (all passed or skipped), 1, or 77 (all
+ * skipped).  argv[1], if given, runs only the case of that name. */
+int t_main(int argc, char **argv, const struct t_case *cases, size_t n);
+
+void t_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool t_failed(void);
+
+/* Skip the case unless /dev/kvm works; the reason names what is missing. */
+bool t_need_kvm(void);
+/* Skip the case unless guest_memfd can be created and host-mapped. */
+bool t_need_guest_memfd_mmap(void);
+
+/* Open file descriptors of this process, to show nothing leaked. */
+int t_count_fds(void);
+
+#define T_SKIP_UNLESS(cond)						\
+	do {								\
+		if (!(cond))						\
+			return;						\
+	} while (0)
+
+#define CHECK(cond)							\
+	do {								\
+		if (!(cond)) {						\
+			t_fail(__FILE__, __LINE__, "%s", #cond);	\
+			return;						\
+		}							\
+	} while (0)
+
+/* expr returns >= 0; on failure show the library's reason. */
+#define CHECK_OK(expr)							\
+	do {								\
+		long __r = (long)(expr);				\
+		if (__r < 0) {						\
+			t_fail(__FILE__, __LINE__, "%s = %ld (%s)",	\
+			       #expr, __r, gmem_last_error());		\
+			return;						\
+		}							\
+	} while (0)
+
+/* expr fails with exactly -err and leaves a non-empty reason. */
+#define CHECK_ERR(expr, err)						\
+	do {								\
+		long __r = (long)(expr);				\
+		if (__r != -(long)(err)) {				\
+			t_fail(__FILE__, __LINE__,			\
+			       "%s = %ld, expected %ld (%s)", #expr,	\
+			       __r, -(long)(err), gmem_last_error());	\
+			return;						\
+		}							\
+		if (!gmem_last_error()[0]) {				\
+			t_fail(__FILE__, __LINE__, "%s: no reason given", \
+			       #expr);					\
+			return;						\
+		}							\
+	} while (0)
+
+#define T_CASE(fn) { #fn, fn }
+#define T_MAIN(cases)							\
+	int main(int argc, char **argv)					\
+	{								\
+		return t_main(argc, argv, cases,			\
+			      sizeof(cases) / sizeof(cases[0]));	\
+	}
+
+#endif /* GMEM_HARNESS_H */

@@ -1,0 +1,249 @@
+#!/bin/bash
+# run-in-vm.sh - run CMD inside a TCG-emulated QEMU VM (AMD SVM CPU) whose kernel has kvm_amd loaded, so /dev/kvm is real.
+#
+# Usage: tests/vm/run-in-vm.sh DIR -- CMD [ARG...]
+#
+# DIR (test binaries, static or dynamic) is copied into the VM at the same
+# absolute path and CMD runs there as root with DIR as its working directory
+# (DIR is also appended to PATH).  CMD's stdout+stderr are printed on stdout;
+# the script exits with CMD's exit status, 124 on timeout, 125 if the VM
+# failed before reporting a status.  Harness messages go to stderr.
+#
+# Env (all optional):
+#   GMEM_VM_TIMEOUT=600        hard limit in seconds for the whole VM run
+#   GMEM_VM_MEM=2G  GMEM_VM_SMP=2
+#   GMEM_VM_CPU=max            QEMU -cpu model (must expose svm under TCG)
+#   GMEM_VM_KVM_AMD_PARAMS=    e.g. "npt=0" or "nested=0"
+#   GMEM_VM_KVM_PARAMS=        parameters for kvm.ko
+#   GMEM_VM_MODULES=           extra kernel modules to load (deps resolved)
+#   GMEM_VM_EXTRA=             extra host files/dirs copied at the same path
+#                              (ELF files get their shared libraries too)
+#   GMEM_VM_APPEND=            extra kernel command line
+#   GMEM_VM_QEMU_ARGS=         extra QEMU arguments (word-split)
+#   GMEM_VM_VERBOSE=1          echo the whole boot log to stderr
+#   GMEM_VM_CACHE              as in setup.sh
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd -P)
+me=run-in-vm.sh
+log() { echo "$me: $*" >&2; }
+
+usage() {
+	echo "usage: $0 DIR -- CMD [ARG...]" >&2
+	exit 125
+}
+
+[ $# -ge 3 ] && [ "$2" = "--" ] || usage
+[ -d "$1" ] || { log "not a directory: $1"; exit 125; }
+workdir=$(cd "$1" && pwd -P)
+shift 2
+[ "$workdir" != / ] || { log "DIR must not be /"; exit 125; }
+
+if [ "$(id -u)" = 0 ]; then
+	CACHE=${GMEM_VM_CACHE:-/var/cache/gmem-vm}
+else
+	CACHE=${GMEM_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gmem-vm}
+fi
+export GMEM_VM_CACHE=$CACHE
+
+# Make sure tools and kernel are there (fast no-op when they are).
+if ! command -v qemu-system-x86_64 >/dev/null || ! [ -x /bin/busybox ] ||
+	! command -v cpio >/dev/null || ! [ -L "$CACHE/current" ]; then
+	"$here/setup.sh" || { log "setup.sh failed"; exit 125; }
+fi
+
+kroot=$CACHE/current
+krel=$(ls "$kroot/lib/modules" | head -n 1)
+kernel=$kroot/boot/vmlinuz-$krel
+moddir=$kroot/lib/modules/$krel
+[ -f "$kernel" ] && [ -f "$moddir/modules.dep" ] || {
+	log "no usable kernel in $kroot (run $here/setup.sh)"
+	exit 125
+}
+
+tmp=$(mktemp -d /tmp/gmem-vm.XXXXXX) || exit 125
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+root=$tmp/root
+mkdir -p "$root"/bin "$root"/etc "$root"/proc "$root"/sys "$root"/dev \
+	"$root"/tmp "$root"/run "$root"/root "$root"/mods
+
+# --- busybox --------------------------------------------------------------
+cp /bin/busybox "$root/bin/busybox"
+if ldd /bin/busybox >/dev/null 2>&1; then
+	log "/bin/busybox is dynamically linked; install busybox-static"
+	exit 125
+fi
+
+# --- kernel modules, in load order ------------------------------------------
+# modules.dep lists the full dependency closure of each module, nearest first,
+# so loading the list backwards and then the module itself is a valid order.
+: >"$root/etc/gmem-modules"
+add_module() { # NAME [PARAMS]
+	local name=$1 params=${2:-} entry main order="" d
+	entry=$(awk -v want="$name" '
+		{ m = $1; sub(":$", "", m); sub(".*/", "", m); sub("\\.ko.*$", "", m)
+		  gsub("-", "_", m); w = want; gsub("-", "_", w)
+		  if (m == w) { print; exit } }' "$moddir/modules.dep")
+	[ -n "$entry" ] || { log "module $name not found in $krel"; exit 125; }
+	main=${entry%%:*}
+	for d in ${entry#*:}; do order="$d $order"; done
+	for d in $order $main; do
+		grep -q "^$d\( \|\$\)" "$root/etc/gmem-modules" && continue
+		cp "$moddir/$d" "$root/mods/"
+		if [ "$d" = "$main" ]; then
+			echo "$d $params" >>"$root/etc/gmem-modules"
+		else
+			echo "$d" >>"$root/etc/gmem-modules"
+		fi
+	done
+}
+add_module kvm "${GMEM_VM_KVM_PARAMS:-}"
+add_module kvm_amd "${GMEM_VM_KVM_AMD_PARAMS:-}"
+for m in ${GMEM_VM_MODULES:-}; do add_module "$m"; done
+
+# --- the test directory, extra files, and shared libraries ---------------------
+mkdir -p "$root$workdir"
+cp -a "$workdir/." "$root$workdir/"
+for x in ${GMEM_VM_EXTRA:-}; do
+	mkdir -p "$root$(dirname "$x")"
+	cp -a "$x" "$root$x"
+done
+
+is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
+: >"$tmp/libs"
+find "$workdir" ${GMEM_VM_EXTRA:-} -type f 2>/dev/null | while IFS= read -r f; do
+	is_elf "$f" || continue
+	# "libx.so => /path/libx.so (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+	ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$tmp/libs"
+done
+sort -u "$tmp/libs" | while IFS= read -r lib; do
+	[ -e "$root$lib" ] && continue
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+# No ld.so.cache in the VM: point the loader at every directory we copied into.
+libpath=$(sort -u "$tmp/libs" | xargs -r -n1 dirname | sort -u | paste -sd: -)
+
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\n' >"$root/etc/group"
+
+# --- the command and the init script ------------------------------------------
+quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+{
+	printf 'exec'
+	for a in "$@"; do printf ' %s' "$(quote "$a")"; done
+	printf '\n'
+} >"$root/etc/gmem-cmd"
+
+nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+{
+	printf 'NONCE=%s\n' "$nonce"
+	printf 'WORKDIR=%s\n' "$(quote "$workdir")"
+	printf 'LIBPATH=%s\n' "$(quote "$libpath")"
+} >"$root/etc/gmem-vm.conf"
+
+cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+# /init of the gmem test VM: mount, load kvm modules, run the command, report its status, power off.
+/bin/busybox --install -s /bin
+export PATH=/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+. /etc/gmem-vm.conf
+stty -F /dev/console -onlcr 2>/dev/null
+
+while read -r ko params; do
+	# shellcheck disable=SC2086
+	insmod "/mods/${ko##*/}" $params || echo "gmem-vm: warning: insmod ${ko##*/} $params failed"
+done </etc/gmem-modules
+if [ -c /dev/kvm ]; then
+	chmod 666 /dev/kvm
+	npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)
+	echo "gmem-vm: /dev/kvm ready (kvm_amd npt=${npt:-?}, kernel $(uname -r))"
+else
+	echo "gmem-vm: warning: no /dev/kvm; kernel log:"
+	dmesg | grep -i -E 'kvm|svm' | sed 's/^/gmem-vm:   /'
+fi
+
+kmsg_before=$(dmesg | wc -l)
+[ -n "$LIBPATH" ] && export LD_LIBRARY_PATH="$LIBPATH"
+export PATH="/bin:$WORKDIR"
+echo "GMEM-VM-BEGIN $NONCE"
+cd "$WORKDIR" && sh /etc/gmem-cmd </dev/null 2>&1
+rc=$?
+# Surface kernel warnings the command may have triggered (console loglevel hides them).
+dmesg | tail -n +$((kmsg_before + 1)) | grep -E 'WARNING|BUG|Oops|Call Trace|general protection' |
+	sed 's/^/gmem-vm: kmsg: /' >/tmp/kmsg
+echo "VM-EXIT-STATUS=$rc $NONCE"
+cat /tmp/kmsg
+sync
+poweroff -f
+EOF
+chmod +x "$root/init"
+
+(cd "$root" && find . | cpio -o -H newc --quiet) >"$tmp/initrd.cpio" || exit 125
+
+# --- boot ----------------------------------------------------------------------
+append="console=ttyS0 loglevel=1 quiet panic=-1 rdinit=/init mitigations=off ${GMEM_VM_APPEND:-}"
+status_file=$tmp/status
+mkfifo "$tmp/console"
+# shellcheck disable=SC2086
+timeout -k 10 "${GMEM_VM_TIMEOUT:-600}" \
+	qemu-system-x86_64 -nodefaults -no-user-config -nographic \
+	-accel tcg -cpu "${GMEM_VM_CPU:-max}" \
+	-m "${GMEM_VM_MEM:-2G}" -smp "${GMEM_VM_SMP:-2}" \
+	-monitor none -serial stdio -no-reboot \
+	-kernel "$kernel" -initrd "$tmp/initrd.cpio" -append "$append" \
+	${GMEM_VM_QEMU_ARGS:-} </dev/null >"$tmp/console" 2>"$tmp/qemu.err" &
+qpid=$!
+trap 'kill "$qpid" 2>/dev/null; exit 130' INT
+trap 'kill "$qpid" 2>/dev/null; exit 143' TERM
+
+# Boot noise goes to a log; the command's output (between the markers) to stdout.
+awk -v nonce="$nonce" -v status_file="$status_file" -v verbose="${GMEM_VM_VERBOSE:-0}" \
+	-v bootlog="$tmp/boot.log" '
+BEGIN { state = 0 }   # 0 booting, 1 command running, 2 after the command
+{
+	if (state == 1) {
+		if (match($0, "VM-EXIT-STATUS=[0-9]+ " nonce)) {
+			if (RSTART > 1) printf "%s", substr($0, 1, RSTART - 1)
+			st = substr($0, RSTART + 15)
+			sub(" .*", "", st)
+			print st > status_file
+			close(status_file)
+			state = 2
+		} else
+			print
+	} else {
+		print > bootlog
+		if (verbose == 1) print > "/dev/stderr"
+		else if (match($0, /gmem-vm: .*/)) print substr($0, RSTART) > "/dev/stderr"
+		if (state == 0 && index($0, "GMEM-VM-BEGIN " nonce) == 1) state = 1
+	}
+	fflush()
+}' <"$tmp/console"
+wait "$qpid"
+qemu_rc=$?
+
+if [ -s "$status_file" ]; then
+	exit "$(cat "$status_file")"
+fi
+if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
+	log "timed out after ${GMEM_VM_TIMEOUT:-600}s"
+	code=124
+else
+	log "VM ended without reporting a status (qemu exit $qemu_rc)"
+	code=125
+fi
+if [ "${GMEM_VM_VERBOSE:-0}" != 1 ]; then
+	log "last boot log lines:"
+	tail -n 30 "$tmp/boot.log" 2>/dev/null | sed 's/^/  /' >&2
+fi
+[ -s "$tmp/qemu.err" ] && sed 's/^/qemu: /' "$tmp/qemu.err" >&2
+exit "$code"
