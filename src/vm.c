@@ -167,15 +167,14 @@ int gmem_vm_close(struct gmem_vm *vm)
 	for (b = vm->bindings; b; b = next) {
 		next = b->next;
 		/*
-		 * A borrowed VM outlives us, so its slots must go.  Our own VM
-		 * loses them all when its fd closes below.
+		 * Delete every slot, even in our own VM: vCPU fds and
+		 * guest_memfd files hold the kernel's VM alive past close(),
+		 * and a slot left there would still point at the file.
 		 */
-		if (!vm->owns_fd) {
-			int r = gmem_vm_set_slot(vm, b, false);
+		int r = gmem_vm_set_slot(vm, b, false);
 
-			if (r < 0 && !ret)
-				ret = r;
-		}
+		if (r < 0 && !ret)
+			ret = r;
 		b->attached = false;
 		b->next = NULL;
 		__atomic_sub_fetch(&b->file->bindings, 1, __ATOMIC_RELAXED);

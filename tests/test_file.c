@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT
+/* test_file.c - creating guest-memory files, and every bad way to ask. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct gmem_file_args memfd_args(uint64_t size)
+{
+	struct gmem_file_args a = { 0 };
+
+	a.size = size;
+	a.backend = GMEM_BACKEND_MEMFD;
+	return a;
+}
+
+static void memfd_file_roundtrip(void)
+{
+	struct gmem_file_args a = memfd_args(1 << 20);
+	struct gmem_file *f;
+	struct stat st;
+	uint8_t *p;
+	int fds = t_count_fds();
+
+	a.name = "roundtrip";
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK(gmem_file_backend(f) == GMEM_BACKEND_MEMFD);
+	CHECK(gmem_file_size(f) == 1 << 20);
+	CHECK(gmem_file_page_size(f) == 4096);
+	CHECK(fstat(gmem_file_fd(f), &st) == 0 && st.st_size == 1 << 20);
+	CHECK(fcntl(gmem_file_fd(f), F_GETFD) & FD_CLOEXEC);
+	p = gmem_file_host_addr(f);
+	CHECK(p != NULL);
+	p[0] = 0x5a;
+	p[(1 << 20) - 1] = 0xa5;
+	CHECK(pread(gmem_file_fd(f), p + 4096, 1, 0) == 1 && p[4096] == 0x5a);
+	CHECK_OK(gmem_file_close(f));
+	CHECK(t_count_fds() == fds);
+}
+
+/* A memfd file exists before any VM, as the seed asks. */
+static void memfd_needs_no_vm(void)
+{
+	struct gmem_file_args a = memfd_args(4096);
+	struct gmem_file *f;
+
+	CHECK(a.vm == NULL);
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK_OK(gmem_file_close(f));
+}
+
+/* Nobody (a device process included) can change the size under a guest. */
+static void memfd_size_is_sealed(void)
+{
+	struct gmem_file_args a = memfd_args(8192);
+	struct gmem_file *f;
+	int fd;
+
+	CHECK_OK(gmem_file_create(&a, &f));
+	fd = gmem_file_fd(f);
+	CHECK(ftruncate(fd, 4096) < 0 && errno == EPERM);
+	CHECK(ftruncate(fd, 16384) < 0 && errno == EPERM);
+	CHECK_OK(gmem_file_close(f));
+}
+
+static void auto_without_vm_is_memfd(void)
+{
+	struct gmem_file_args a = { 0 };
+	struct gmem_file *f;
+
+	a.size = 4096;
+	a.backend = GMEM_BACKEND_AUTO;
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK(gmem_file_backend(f) == GMEM_BACKEND_MEMFD);
+	CHECK_OK(gmem_file_close(f));
+}
+
+static void bad_size_zero(void)
+{
+	struct gmem_file_args a = memfd_args(0);
+	struct gmem_file *f = NULL;
+
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(f == NULL);
+	CHECK(strstr(gmem_last_error(), "size is 0"));
+}
+
+static void bad_size_unaligned(void)
+{
+	struct gmem_file_args a = memfd_args(4097);
+	struct gmem_file *f = NULL;
+
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "multiple of"));
+}
+
+static void bad_size_too_large(void)
+{
+	struct gmem_file_args a = memfd_args(~0ULL << 12);
+	struct gmem_file *f = NULL;
+
+	CHECK_ERR(gmem_file_create(&a, &f), EFBIG);
+}
+
+static void bad_backend(void)
+{
+	struct gmem_file_args a = memfd_args(4096);
+	struct gmem_file *f = NULL;
+
+	a.backend = GMEM_BACKEND_COUNT;
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	a.backend = 0xdead;
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "unknown backend"));
+}
+
+static void bad_reserved_nonzero(void)
+{
+	struct gmem_file_args a = memfd_args(4096);
+	struct gmem_file *f = NULL;
+
+	a.reserved[3] = 1;
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "reserved"));
+}
+
+static void bad_flags(void)
+{
+	struct gmem_file_args a = memfd_args(4096);
+	struct gmem_file *f = NULL;
+
+	a.flags = 1U << 30;
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "unknown flags"));
+}
+
+static void bad_null_arguments(void)
+{
+	struct gmem_file_args a = memfd_args(4096);
+	struct gmem_file *f = NULL;
+
+	CHECK_ERR(gmem_file_create(NULL, &f), EINVAL);
+	CHECK_ERR(gmem_file_create(&a, NULL), EINVAL);
+	CHECK_ERR(gmem_file_close(NULL), EINVAL);
+	CHECK_ERR(gmem_file_stats(NULL, NULL), EINVAL);
+	CHECK(gmem_file_host_addr(NULL) == NULL);
+	CHECK(gmem_file_size(NULL) == 0);
+	CHECK_ERR(gmem_file_fd(NULL), EINVAL);
+}
+
+static void bad_memfd_without_host_map(void)
+{
+	struct gmem_file_args a = memfd_args(4096);
+	struct gmem_file *f = NULL;
+
+	a.flags = GMEM_FILE_NO_HOST_MAP;
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "only for guest_memfd"));
+}
+
+static void bad_page_size_for_memfd(void)
+{
+	struct gmem_file_args a = memfd_args(4096);
+	struct gmem_file *f = NULL;
+
+	a.page_size = 2 << 20;
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "only for the hugetlb"));
+}
+
+static void bad_guest_memfd_without_vm(void)
+{
+	struct gmem_file_args a = memfd_args(4096);
+	struct gmem_file *f = NULL;
+
+	a.backend = GMEM_BACKEND_GUEST_MEMFD;
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "belongs to a VM"));
+}
+
+static void bad_hugetlb_page_size(void)
+{
+	struct gmem_file_args a = memfd_args(8 << 20);
+	struct gmem_file *f = NULL;
+
+	a.backend = GMEM_BACKEND_HUGETLB;
+	a.page_size = 4 << 20;	/* no x86 pool has 4 MiB pages */
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "not one this host offers"));
+	a.page_size = 3 << 20;	/* not even a power of two */
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+}
+
+/* An empty or short pool fails at creation, naming needed and free pages. */
+static void bad_hugetlb_pool_too_small(void)
+{
+	struct gmem_host h;
+	struct gmem_file_args a = memfd_args(0);
+	struct gmem_file *f = NULL;
+	char want[64];
+
+	gmem_probe(&h);
+	if (!h.memfd_hugetlb || !h.nr_hugepage_sizes) {
+		t_skip("no hugetlb support on this host");
+		return;
+	}
+	a.backend = GMEM_BACKEND_HUGETLB;
+	a.page_size = h.hugepages[0].page_size;
+	a.size = (h.hugepages[0].free + 1) * a.page_size;
+	CHECK_ERR(gmem_file_create(&a, &f), ENOMEM);
+	snprintf(want, sizeof(want), "need %llu pages",
+		 (unsigned long long)(h.hugepages[0].free + 1));
+	CHECK(strstr(gmem_last_error(), want));
+	CHECK(strstr(gmem_last_error(), "available"));
+}
+
+static void backend_names_roundtrip(void)
+{
+	enum gmem_backend b;
+
+	for (int i = GMEM_BACKEND_AUTO; i < GMEM_BACKEND_COUNT; i++) {
+		CHECK_OK(gmem_backend_parse(gmem_backend_name(i), &b));
+		CHECK((int)b == i);
+	}
+	CHECK_ERR(gmem_backend_parse("tmpfs", &b), EINVAL);
+	CHECK(strstr(gmem_last_error(), "unknown backend"));
+	CHECK_ERR(gmem_backend_parse(NULL, &b), EINVAL);
+	CHECK(strcmp(gmem_backend_name(GMEM_BACKEND_COUNT), "unknown") == 0);
+}
+
+static const struct t_case cases[] = {
+	T_CASE(memfd_file_roundtrip),
+	T_CASE(memfd_needs_no_vm),
+	T_CASE(memfd_size_is_sealed),
+	T_CASE(auto_without_vm_is_memfd),
+	T_CASE(bad_size_zero),
+	T_CASE(bad_size_unaligned),
+	T_CASE(bad_size_too_large),
+	T_CASE(bad_backend),
+	T_CASE(bad_reserved_nonzero),
+	T_CASE(bad_flags),
+	T_CASE(bad_null_arguments),
+	T_CASE(bad_memfd_without_host_map),
+	T_CASE(bad_page_size_for_memfd),
+	T_CASE(bad_guest_memfd_without_vm),
+	T_CASE(bad_hugetlb_page_size),
+	T_CASE(bad_hugetlb_pool_too_small),
+	T_CASE(backend_names_roundtrip),
+};
+T_MAIN(cases)

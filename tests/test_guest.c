@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_guest.c - claims checked from inside real guests: the runner works,
+ * host and guest see each other's bytes, discards reach the guest, and two
+ * slots of one file alias at the right offsets.
+ */
+#include <string.h>
+
+#include "harness.h"
+#include "runner.h"
+
+#define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
+#define SEED 0x5eed
+
+/* Start a guest with RAM on backend; false (skip or fail noted) if not. */
+static bool start(struct guest *g, enum gmem_backend backend, uint64_t ram)
+{
+	struct guest_config cfg = { 0 };
+
+	if (!t_need_kvm())
+		return false;
+	if (backend == GMEM_BACKEND_GUEST_MEMFD && !t_need_guest_memfd_mmap())
+		return false;
+	cfg.backend = backend;
+	cfg.ram_size = ram;
+	if (guest_create(g, &cfg) < 0) {
+		t_fail(__FILE__, __LINE__, "guest_create: %s", g->error);
+		return false;
+	}
+	return true;
+}
+
+#define MEMCMD(g, op, a, b, c, d, res)					\
+	do {								\
+		if (guest_memcmd(g, op, a, b, c, d, res) < 0) {		\
+			t_fail(__FILE__, __LINE__, "memcmd %s: %s", #op,	\
+			       (g)->error);				\
+			guest_destroy(g);				\
+			return;						\
+		}							\
+	} while (0)
+
+static void runner_passes_args_and_results(void)
+{
+	uint64_t args[4] = { 1, 2, 3, 4 };
+	struct guest_ucall uc;
+	struct guest g;
+
+	T_SKIP_UNLESS(start(&g, GMEM_BACKEND_MEMFD, 4 * MIB));
+	CHECK(guest_load(&g, "selftest", args) == 0);
+	CHECK(guest_run(&g, &uc) == 0);
+	CHECK(uc.cmd == UCALL_VALUE && uc.arg[0] == 1 && uc.arg[1] == 10);
+	CHECK(guest_run(&g, &uc) == 0);
+	CHECK(uc.cmd == UCALL_VALUE && uc.arg[0] == 2 && uc.arg[1] == 6765);
+	CHECK(guest_run(&g, &uc) == 0);
+	CHECK(uc.cmd == UCALL_DONE && uc.arg[0] == 63 * 2 + 4);
+	CHECK(guest_load(&g, "no-such-program", NULL) == -ENOENT);
+	guest_destroy(&g);
+}
+
+static void runner_reports_guest_assertions(void)
+{
+	uint64_t args[4] = { 0xa55e47, 5, 6, 0 };
+	struct guest_ucall uc;
+	struct guest g;
+	char want[64];
+	uint64_t line;
+
+	T_SKIP_UNLESS(start(&g, GMEM_BACKEND_MEMFD, 4 * MIB));
+	CHECK(guest_load(&g, "selftest", args) == 0);
+	CHECK(guest_run(&g, &uc) == 0 && uc.cmd == UCALL_VALUE);
+	CHECK(guest_run(&g, &uc) == 0 && uc.cmd == UCALL_VALUE);
+	CHECK(guest_run(&g, &uc) == 0 && uc.arg[0] == 3);
+	line = uc.arg[1];
+	CHECK(guest_run(&g, &uc) == -EFAULT);
+	snprintf(want, sizeof(want), "line %llu (0x5 vs 0x6)",
+		 (unsigned long long)line);
+	CHECK(strstr(g.error, want));
+	CHECK(strstr(g.error, "selftest"));
+	guest_destroy(&g);
+}
+
+static void runner_reports_unbacked_access(void)
+{
+	struct guest g;
+	uint64_t v;
+
+	T_SKIP_UNLESS(start(&g, GMEM_BACKEND_MEMFD, 4 * MIB));
+	CHECK(guest_memcmd_start(&g) == 0);
+	CHECK(guest_memcmd(&g, MEMCMD_READ64, 3 * GIB, 0, 0, 0, &v) == -EFAULT);
+	CHECK(strstr(g.error, "unbacked guest-physical 0xc0000000"));
+	guest_destroy(&g);
+}
+
+/* The guest reads what the host wrote, and the host what the guest wrote. */
+static void host_guest_exchange(enum gmem_backend backend)
+{
+	const uint64_t area = 4 * MIB, len = 2 * MIB;
+	uint64_t *host, res;
+	struct guest g;
+
+	T_SKIP_UNLESS(start(&g, backend, 16 * MIB));
+	host = (uint64_t *)(g.ram_host + area);
+	for (uint64_t i = 0; i < len / 8; i++)
+		host[i] = guest_pattern(SEED, i);
+	CHECK(guest_memcmd_start(&g) == 0);
+	MEMCMD(&g, MEMCMD_CHECK, area, len, SEED, 0, &res);
+	CHECK(res == GUEST_CHECK_OK);
+	MEMCMD(&g, MEMCMD_FILL, area + len, len, SEED + 1, 0, NULL);
+	host = (uint64_t *)(g.ram_host + area + len);
+	for (uint64_t i = 0; i < len / 8; i++)
+		CHECK(host[i] == guest_pattern(SEED + 1, i));
+	CHECK(guest_memcmd_stop(&g) == 0);
+	guest_destroy(&g);
+}
+
+static void exchange_memfd(void)
+{
+	host_guest_exchange(GMEM_BACKEND_MEMFD);
+}
+
+static void exchange_guest_memfd(void)
+{
+	host_guest_exchange(GMEM_BACKEND_GUEST_MEMFD);
+}
+
+/* After a discard returns, the guest reads zeros there and only there. */
+static void discard_seen_by_guest(enum gmem_backend backend)
+{
+	const uint64_t start_gpa = GUEST_BOOT_SIZE, len = 8 * MIB;
+	const uint64_t hole = 4 * MIB, hole_len = 2 * MIB;
+	struct guest g;
+	uint64_t res;
+
+	T_SKIP_UNLESS(start(&g, backend, 16 * MIB));
+	CHECK(guest_memcmd_start(&g) == 0);
+	for (int round = 0; round < 2; round++) {
+		/* The guest maps every page before the discard. */
+		MEMCMD(&g, MEMCMD_FILL, start_gpa, len, SEED + round, 0, NULL);
+		MEMCMD(&g, MEMCMD_CHECK, start_gpa, len, SEED + round, 0, &res);
+		CHECK(res == GUEST_CHECK_OK);
+		CHECK_OK(gmem_discard(g.ram, hole, hole_len));
+		MEMCMD(&g, MEMCMD_CHECK_ZERO, hole, hole_len, 0, 0, &res);
+		CHECK(res == GUEST_CHECK_OK);
+		MEMCMD(&g, MEMCMD_CHECK, start_gpa, hole - start_gpa,
+		       SEED + round, 0, &res);
+		CHECK(res == GUEST_CHECK_OK);
+		MEMCMD(&g, MEMCMD_CHECK, hole + hole_len,
+		       start_gpa + len - hole - hole_len, SEED + round,
+		       hole + hole_len - start_gpa, &res);
+		CHECK(res == GUEST_CHECK_OK);
+	}
+	CHECK(guest_memcmd_stop(&g) == 0);
+	guest_destroy(&g);
+}
+
+static void discard_memfd(void)
+{
+	discard_seen_by_guest(GMEM_BACKEND_MEMFD);
+}
+
+static void discard_guest_memfd(void)
+{
+	discard_seen_by_guest(GMEM_BACKEND_GUEST_MEMFD);
+}
+
+/*
+ * One 8 MiB file in two slots: [0, 4M) at 1 GiB and [2M, 6M) at 2 GiB.
+ * Byte k of the second slot is byte 2M + k of the first.
+ */
+static void two_slots_alias(enum gmem_backend backend)
+{
+	struct gmem_file_args fa = { 0 };
+	struct gmem_bind_args ba = { 0 };
+	struct gmem_binding *b1 = NULL, *b2 = NULL;
+	struct gmem_file *f = NULL;
+	struct guest g;
+	uint64_t res, *host;
+
+	T_SKIP_UNLESS(start(&g, backend, 4 * MIB));
+	fa.size = 8 * MIB;
+	fa.backend = backend;
+	fa.vm = g.vm;
+	CHECK_OK(gmem_file_create(&fa, &f));
+	ba.slot = GMEM_SLOT_ANY;
+	ba.length = 4 * MIB;
+	ba.gpa = 1 * GIB;
+	CHECK_OK(gmem_bind(g.vm, f, &ba, &b1));
+	ba.offset = 2 * MIB;
+	ba.gpa = 2 * GIB;
+	CHECK_OK(gmem_bind(g.vm, f, &ba, &b2));
+	CHECK(guest_memcmd_start(&g) == 0);
+
+	MEMCMD(&g, MEMCMD_FILL, 1 * GIB, 4 * MIB, SEED, 0, NULL);
+	MEMCMD(&g, MEMCMD_CHECK, 2 * GIB, 2 * MIB, SEED, 2 * MIB, &res);
+	CHECK(res == GUEST_CHECK_OK);
+	/* Past the first slot's end, the second slot reaches file offset 4M. */
+	MEMCMD(&g, MEMCMD_WRITE64, 2 * GIB + 2 * MIB + 8, 0xfeedULL, 0, 0, NULL);
+	host = gmem_file_host_addr(f);
+	CHECK(host[(4 * MIB + 8) / 8] == 0xfeed);
+	CHECK(host[(2 * MIB) / 8] == guest_pattern(SEED, 2 * MIB / 8));
+	/* A discard through the file reaches both views. */
+	CHECK_OK(gmem_discard(f, 2 * MIB, 2 * MIB));
+	MEMCMD(&g, MEMCMD_CHECK_ZERO, 1 * GIB + 2 * MIB, 2 * MIB, 0, 0, &res);
+	CHECK(res == GUEST_CHECK_OK);
+	MEMCMD(&g, MEMCMD_CHECK_ZERO, 2 * GIB, 2 * MIB, 0, 0, &res);
+	CHECK(res == GUEST_CHECK_OK);
+	MEMCMD(&g, MEMCMD_READ64, 2 * GIB + 2 * MIB + 8, 0, 0, 0, &res);
+	CHECK(res == 0xfeed);
+	CHECK(guest_memcmd_stop(&g) == 0);
+	CHECK_OK(gmem_unbind(b1));
+	CHECK_OK(gmem_unbind(b2));
+	CHECK_OK(gmem_file_close(f));
+	guest_destroy(&g);
+}
+
+static void alias_memfd(void)
+{
+	two_slots_alias(GMEM_BACKEND_MEMFD);
+}
+
+static void alias_guest_memfd(void)
+{
+	two_slots_alias(GMEM_BACKEND_GUEST_MEMFD);
+}
+
+/* Populated memory reads as zeros in the guest and counts exactly once. */
+static void populated_memory_reads_zero(void)
+{
+	struct gmem_file_stats st;
+	struct guest g;
+	uint64_t res;
+
+	T_SKIP_UNLESS(start(&g, GMEM_BACKEND_AUTO, 16 * MIB));
+	CHECK_OK(gmem_populate(g.ram, GUEST_BOOT_SIZE, 8 * MIB));
+	CHECK(guest_memcmd_start(&g) == 0);
+	MEMCMD(&g, MEMCMD_CHECK_ZERO, GUEST_BOOT_SIZE, 8 * MIB, 0, 0, &res);
+	CHECK(res == GUEST_CHECK_OK);
+	MEMCMD(&g, MEMCMD_TOUCH, GUEST_BOOT_SIZE, 8 * MIB, 4096, 0, &res);
+	CHECK(res == 8 * MIB / 4096);
+	CHECK(guest_memcmd_stop(&g) == 0);
+	CHECK_OK(gmem_file_stats(g.ram, &st));
+	CHECK(st.populated_bytes == 8 * MIB);
+	guest_destroy(&g);
+}
+
+static const struct t_case cases[] = {
+	T_CASE(runner_passes_args_and_results),
+	T_CASE(runner_reports_guest_assertions),
+	T_CASE(runner_reports_unbacked_access),
+	T_CASE(exchange_memfd),
+	T_CASE(exchange_guest_memfd),
+	T_CASE(discard_memfd),
+	T_CASE(discard_guest_memfd),
+	T_CASE(alias_memfd),
+	T_CASE(alias_guest_memfd),
+	T_CASE(populated_memory_reads_zero),
+};
+T_MAIN(cases)
