@@ -33,7 +33,7 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g0 -Wall -Wextra -Werror -ffreestanding -fno-pic
 	-fno-pie -fno-stack-protector -mno-red-zone -mgeneral-regs-only \
 	-fno-asynchronous-unwind-tables -fno-builtin -fcf-protection=none \
 	-mcmodel=small -Iguest
-GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/guest.ld \
+GUEST_LDFLAGS := -nostdlib -static -Wl,-T,guest/guest.ld \
 	-Wl,--build-id=none -Wl,-z,noexecstack
 GUEST_PROGS := $(basename $(notdir $(wildcard guest/progs/*.c)))
 GUEST_BINS := $(GUEST_PROGS:%=$(BUILD)/guest/%.bin)
@@ -85,7 +85,7 @@ $(BUILD)/guest/progs/%.o: guest/progs/%.c guest/guest_lib.h guest/ucall.h
 	$(CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(BUILD)/guest/%.elf: $(BUILD)/guest/progs/%.o $(GUEST_LIB_OBJ) guest/guest.ld
-	$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $(GUEST_LIB_OBJ) $<
+	$(CC) $(GUEST_LDFLAGS) -o $@ $(GUEST_LIB_OBJ) $<
 
 $(BUILD)/guest/%.bin: $(BUILD)/guest/%.elf
 	objcopy -O binary $< $@
@@ -122,3 +122,8 @@ check: all
 
 clean:
 	rm -rf build build-asan
+
+# The main job: a guest on gmem memory, with a report.
+.PHONY: demo
+demo: $(GMEMCTL)
+	$(GMEMCTL) demo

@@ -294,6 +294,8 @@ int guest_load(struct guest *g, const char *image, const uint64_t args[4])
 		return fail(g, E2BIG, "guest program %s is %zu bytes, over "
 			    "%llu", image, len,
 			    (unsigned long long)GUEST_CODE_MAX);
+	/* Zero the whole code area: flat binaries carry no .bss. */
+	memset(gpa_to_host(g, GUEST_CODE_GPA), 0, GUEST_CODE_MAX);
 	memcpy(gpa_to_host(g, GUEST_CODE_GPA), img->start, len);
 	memset(gpa_to_host(g, GUEST_MAILBOX_GPA), 0,
 	       sizeof(struct guest_mailbox));
