@@ -202,21 +202,113 @@ int gmem_populate(struct gmem_file *file, uint64_t offset, uint64_t length);
  */
 int gmem_discard(struct gmem_file *file, uint64_t offset, uint64_t length);
 
+/* ---- NUMA placement ---------------------------------------------------- */
+
+enum gmem_numa_mode {
+	GMEM_NUMA_DEFAULT = 0,		/* the allocating thread's policy */
+	GMEM_NUMA_BIND,			/* only these nodes */
+	GMEM_NUMA_PREFERRED,		/* this one node first */
+	GMEM_NUMA_INTERLEAVE,		/* page by page across these nodes */
+	GMEM_NUMA_MODE_COUNT
+};
+
+struct gmem_numa_policy {
+	uint32_t mode;			/* enum gmem_numa_mode */
+	uint32_t reserved32;
+	uint64_t nodes;			/* bit n = node n */
+	uint64_t reserved[2];
+};
+
+/*
+ * Parse a mode ("default", "bind", "preferred", "interleave") and a node
+ * list ("0-3,5"; NULL or "" for default).  Nodes must exist on this host.
+ */
+int gmem_numa_policy_parse(const char *mode, const char *nodes,
+			   struct gmem_numa_policy *out);
+
+/*
+ * Place [offset, offset + length) of file by policy.  Set it before the
+ * range is populated: pages already there do not move (-EBUSY).  Where the
+ * kernel honours mbind on the file's mapping (memfd and hugetlb always,
+ * guest_memfd from Linux 6.19) the policy lives in the file and reaches
+ * every allocation; otherwise gmem_populate() applies it to its own thread
+ * while it allocates, and memory a guest faults in lazily follows the vCPU
+ * thread's policy: call gmem_numa_bind_thread() there, or populate fully.
+ */
+int gmem_file_set_numa_policy(struct gmem_file *file, uint64_t offset,
+			      uint64_t length,
+			      const struct gmem_numa_policy *policy);
+
+#define GMEM_NUMA_VIA_MBIND	1	/* policy stored in the file */
+#define GMEM_NUMA_VIA_THREAD	2	/* applied by the allocating thread */
+/* How this file's policies are enforced: GMEM_NUMA_VIA_*. */
+int gmem_file_numa_method(const struct gmem_file *file);
+
+/* Give the calling thread this policy (e.g. a vCPU thread). */
+int gmem_numa_bind_thread(const struct gmem_numa_policy *policy);
+
+/*
+ * Ask the kernel where the pages of [offset, offset + length) are: add the
+ * bytes on node n to bytes_per_node[n] (GMEM_MAX_NUMA_NODES entries).
+ * Only pages mapped in this process's host mapping can be seen; returns
+ * the number of bytes found.
+ */
+int64_t gmem_file_query_nodes(struct gmem_file *file, uint64_t offset,
+			      uint64_t length, uint64_t *bytes_per_node);
+
 /* ---- accounting --------------------------------------------------------- */
+
+/* A figure the kernel cannot show for this file (no host mapping). */
+#define GMEM_STATS_UNKNOWN (~0ULL)
 
 struct gmem_file_stats {
 	uint64_t size;
 	uint64_t page_size;
+	uint32_t backend;		/* enum gmem_backend */
+	uint32_t bindings;		/* live bindings now */
 	uint64_t populated_bytes;	/* allocated by gmem_populate, now */
+	/*
+	 * Pages in use that a guest or the host touched, as mincore() sees
+	 * them through the host mapping (fallocate alone leaves a page
+	 * untouched); GMEM_STATS_UNKNOWN without a host mapping.
+	 */
+	uint64_t touched_bytes;
+	/* Populated or touched: the memory the file holds now. */
+	uint64_t resident_bytes;
+	uint64_t hugepages;		/* hugetlb pages held now */
 	uint64_t discarded_bytes;	/* sum of every discard, ever */
 	uint64_t populate_calls;
 	uint64_t discard_calls;
-	uint32_t bindings;		/* live bindings now */
-	uint32_t reserved32;
+	/* Populated bytes by node, as placed by policy; see gmem_numa_*. */
+	uint64_t node_bytes[GMEM_MAX_NUMA_NODES];
+	uint64_t unknown_node_bytes;	/* placement not known */
 	uint64_t reserved[6];
 };
 
 int gmem_file_stats(struct gmem_file *file, struct gmem_file_stats *out);
+
+/*
+ * Totals over every live file of this process, by backend, and for one VM
+ * (the files bound to it, or created for it).
+ */
+struct gmem_stats {
+	uint32_t files;
+	uint32_t vms;
+	struct gmem_file_stats total;	/* size/page_size/backend unused */
+	struct gmem_file_stats backend[GMEM_BACKEND_COUNT];
+	uint64_t reserved[8];
+};
+
+int gmem_stats(struct gmem_stats *out);
+int gmem_vm_stats(struct gmem_vm *vm, struct gmem_file_stats *out);
+
+/*
+ * Opt in to inspection from outside: write this process's figures as JSON
+ * to dir/<pid>.json (dir NULL: /run/gmem) every interval_ms, until
+ * gmem_stats_export_stop() removes the file.  gmemctl stats --pid reads it.
+ */
+int gmem_stats_export_start(const char *dir, unsigned int interval_ms);
+int gmem_stats_export_stop(void);
 
 #ifdef __cplusplus
 }

@@ -89,6 +89,7 @@ int gmem_file_create(const struct gmem_file_args *args, struct gmem_file **out)
 	ret = ops->create(f, args);
 	if (ret < 0)
 		goto free_account;
+	gmem_registry_add(f);
 	*out = f;
 	return 0;
 
@@ -109,11 +110,14 @@ void gmem_file_put(struct gmem_file *f)
 {
 	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
 		return;
+	/* First out of the registry, so no stats scan sees it half gone. */
+	gmem_registry_remove(f);
 	if (f->host_addr)
 		munmap(f->host_addr, f->size);
 	close(f->fd);
 	if (f->owner)
 		gmem_vm_put(f->owner);
+	free(f->numa);
 	gmem_account_free(f);
 	pthread_mutex_destroy(&f->lock);
 	free(f);

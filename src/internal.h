@@ -69,6 +69,27 @@ int gmem_fallocate_punch(struct gmem_file *f, uint64_t off, uint64_t len);
 void gmem_fill_slot_from_mapping(const struct gmem_file *f, uint64_t off,
 				 struct gmem_kvm_userspace_memory_region2 *r);
 
+/* ---- numa.c ---- */
+
+struct gmem_numa_range {
+	uint64_t off;
+	uint64_t len;
+	struct gmem_numa_policy policy;
+};
+
+struct gmem_numa_saved {
+	int mode;
+	unsigned long mask;
+};
+
+int gmem_numa_check(const struct gmem_numa_policy *p);
+/* The policy at off (default if none) and where that policy ends. */
+const struct gmem_numa_policy *gmem_numa_policy_at(const struct gmem_file *f,
+						   uint64_t off,
+						   uint64_t *seg_end);
+int gmem_numa_thread_save(struct gmem_numa_saved *s);
+void gmem_numa_thread_restore(const struct gmem_numa_saved *s);
+
 /* ---- objects ---- */
 
 struct gmem_vm {
@@ -81,6 +102,8 @@ struct gmem_vm {
 	unsigned int slot_first;
 	unsigned int slot_count;
 	struct gmem_binding *bindings;	/* sorted by gpa */
+	uint32_t id;			/* for stats: GmemVm<id> */
+	struct gmem_vm *reg_next;	/* stats.c registry */
 };
 
 struct gmem_file {
@@ -94,13 +117,20 @@ struct gmem_file {
 	struct gmem_vm *owner;		/* guest_memfd: its VM (ref held) */
 	char name[64];
 
+	/* NUMA policies by range, sorted by nothing; under lock (numa.c). */
+	struct gmem_numa_range *numa;
+	size_t nr_numa;
+
 	/* Accounting, under lock (accounting.c). */
-	uint64_t *populated;		/* one bit per backend page */
+	uint8_t *page_node;		/* per page: GMEM_PAGE_* or node + 1 */
 	uint64_t populated_pages;
+	uint64_t node_pages[GMEM_MAX_NUMA_NODES + 1];	/* last: unknown */
 	uint64_t discarded_bytes;
 	uint64_t populate_calls;
 	uint64_t discard_calls;
 	uint32_t bindings;
+	struct gmem_file *reg_next;	/* stats.c registry */
+	struct gmem_file *reg_prev;
 };
 
 struct gmem_binding {
@@ -117,6 +147,8 @@ struct gmem_binding {
 /* vm.c */
 void gmem_vm_get(struct gmem_vm *vm);
 void gmem_vm_put(struct gmem_vm *vm);
+/* Take a reference unless the last one is already gone (registry scans). */
+bool gmem_vm_tryget(struct gmem_vm *vm);
 /* Create, or with length 0 delete, the memslot of b.  Under vm->lock. */
 int gmem_vm_set_slot(struct gmem_vm *vm, const struct gmem_binding *b,
 		     bool create);
@@ -128,10 +160,24 @@ void gmem_file_put(struct gmem_file *f);
 int gmem_file_check_range(const struct gmem_file *f, uint64_t off,
 			  uint64_t len, const char *what);
 
-/* accounting.c */
+/* stats.c: every live file, for process-wide figures. */
+void gmem_registry_add(struct gmem_file *f);
+void gmem_registry_remove(struct gmem_file *f);
+void gmem_registry_add_vm(struct gmem_vm *vm);
+void gmem_registry_remove_vm(struct gmem_vm *vm);
+
+/* accounting.c: one byte per page says whether and where it was populated. */
+#define GMEM_PAGE_ABSENT	0
+#define GMEM_PAGE_NODE_UNKNOWN	255
+
 int gmem_account_init(struct gmem_file *f);
 void gmem_account_free(struct gmem_file *f);
-void gmem_account_populated(struct gmem_file *f, uint64_t off, uint64_t len);
+/* Under f->lock. */
+bool gmem_account_any_populated(const struct gmem_file *f, uint64_t off,
+				uint64_t len);
+/* Record a populate placed by policy p (how it was enforced: via_mbind). */
+void gmem_account_populated(struct gmem_file *f, uint64_t off, uint64_t len,
+			    const struct gmem_numa_policy *p, bool via_mbind);
 void gmem_account_discarded(struct gmem_file *f, uint64_t off, uint64_t len);
 
 static inline bool gmem_aligned(uint64_t v, uint64_t align)

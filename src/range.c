@@ -4,8 +4,39 @@
 
 #include "internal.h"
 
+/*
+ * Populate one stretch under a single policy.  Where the file cannot hold
+ * the policy, this thread takes it for the allocation and then goes back
+ * to its own, so the caller's mempolicy is left as it was.
+ */
+static int populate_segment(struct gmem_file *f, uint64_t off, uint64_t len,
+			    const struct gmem_numa_policy *p, bool via_mbind)
+{
+	struct gmem_numa_saved saved;
+	bool switched = false;
+	int ret;
+
+	if (!via_mbind && p->mode != GMEM_NUMA_DEFAULT) {
+		ret = gmem_numa_thread_save(&saved);
+		if (ret < 0)
+			return ret;
+		ret = gmem_numa_bind_thread(p);
+		if (ret < 0)
+			return ret;
+		switched = true;
+	}
+	ret = f->ops->populate(f, off, len);
+	if (switched)
+		gmem_numa_thread_restore(&saved);
+	if (ret < 0)
+		return ret;
+	gmem_account_populated(f, off, len, p, via_mbind);
+	return 0;
+}
+
 int gmem_populate(struct gmem_file *file, uint64_t offset, uint64_t length)
 {
+	bool via_mbind;
 	int ret;
 
 	if (!file)
@@ -13,10 +44,21 @@ int gmem_populate(struct gmem_file *file, uint64_t offset, uint64_t length)
 	ret = gmem_file_check_range(file, offset, length, "populate");
 	if (ret < 0)
 		return ret;
-	ret = file->ops->populate(file, offset, length);
-	if (ret < 0)
-		return ret;
-	gmem_account_populated(file, offset, length);
+	via_mbind = gmem_file_numa_method(file) == GMEM_NUMA_VIA_MBIND;
+	for (uint64_t pos = offset, end = offset + length; pos < end;) {
+		struct gmem_numa_policy p;
+		uint64_t seg_end;
+
+		pthread_mutex_lock(&file->lock);
+		p = *gmem_numa_policy_at(file, pos, &seg_end);
+		pthread_mutex_unlock(&file->lock);
+		if (seg_end > end)
+			seg_end = end;
+		ret = populate_segment(file, pos, seg_end - pos, &p, via_mbind);
+		if (ret < 0)
+			return ret;
+		pos = seg_end;
+	}
 	return 0;
 }
 

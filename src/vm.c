@@ -36,6 +36,7 @@ static int vm_alloc(int fd, bool owns_fd, unsigned int first,
 	vm->slot_count = count;
 	vm->has_memory2 =
 		ioctl(fd, KVM_CHECK_EXTENSION, GMEM_KVM_CAP_USER_MEMORY2) > 0;
+	gmem_registry_add_vm(vm);
 	*out = vm;
 	return 0;
 }
@@ -110,10 +111,23 @@ void gmem_vm_get(struct gmem_vm *vm)
 	__atomic_add_fetch(&vm->refs, 1, __ATOMIC_RELAXED);
 }
 
+bool gmem_vm_tryget(struct gmem_vm *vm)
+{
+	int refs = __atomic_load_n(&vm->refs, __ATOMIC_RELAXED);
+
+	while (refs > 0)
+		if (__atomic_compare_exchange_n(&vm->refs, &refs, refs + 1,
+						false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
 void gmem_vm_put(struct gmem_vm *vm)
 {
 	if (__atomic_sub_fetch(&vm->refs, 1, __ATOMIC_ACQ_REL))
 		return;
+	gmem_registry_remove_vm(vm);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
 }
