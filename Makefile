@@ -47,7 +47,7 @@ GMEMCTL := $(BUILD)/gmemctl
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TEST_HELPER_OBJ := $(BUILD)/tests/harness.o
+TEST_HELPER_OBJ := $(BUILD)/tests/harness.o $(BUILD)/tests/tool.o
 
 .PHONY: all lib check clean
 # Keep objects and ELF files make would otherwise treat as intermediate.

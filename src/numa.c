@@ -73,15 +73,15 @@ int gmem_numa_check(const struct gmem_numa_policy *p)
 	if (!p->nodes)
 		return gmem_fail(EINVAL, "numa: policy %s needs at least one "
 				 "node", mode_names[p->mode]);
-	missing = p->nodes & ~host;
-	if (missing)
-		return gmem_fail(EINVAL, "numa: node %d does not exist on this "
-				 "host (online mask 0x%llx)",
-				 __builtin_ctzll(missing),
-				 (unsigned long long)host);
 	if (p->mode == GMEM_NUMA_PREFERRED && (p->nodes & (p->nodes - 1)))
 		return gmem_fail(EINVAL, "numa: preferred takes exactly one "
 				 "node");
+	missing = p->nodes & ~host;
+	if (missing)
+		return gmem_fail(EINVAL, "numa: node %d does not exist on this "
+				 "host (nodes with memory: mask 0x%llx)",
+				 __builtin_ctzll(missing),
+				 (unsigned long long)host);
 	return 0;
 }
 

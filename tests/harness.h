@@ -34,6 +34,14 @@ bool t_need_kvm(void);
 /* Skip the case unless guest_memfd can be created and host-mapped. */
 bool t_need_guest_memfd_mmap(void);
 
+/* tool.c: run build/gmemctl with args (NULL-terminated); its stdout and
+ * stderr land in t_out; returns its exit status. */
+extern char t_out[1 << 16];
+int t_gmemctl(const char *const *args);
+bool t_json_valid(const char *s);
+/* The number after "key:" on a line of t_out, or ~0ULL. */
+unsigned long long t_out_value(const char *key);
+
 /* Open file descriptors of this process, to show nothing leaked. */
 int t_count_fds(void);
 

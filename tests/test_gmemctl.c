@@ -1,172 +1,44 @@
 // SPDX-License-Identifier: MIT
 /* test_gmemctl.c - the command-line tool, run as a user would run it. */
-#include <ctype.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "harness.h"
 
-static char gmemctl[PATH_MAX];
-static char out[1 << 16];
-
-/* Run gmemctl with args; stdout and stderr land in out; returns the status. */
-static int run(const char *const *args)
-{
-	const char *argv[16] = { gmemctl };
-	int pipefd[2], status;
-	size_t n = 0;
-	ssize_t r;
-	pid_t pid;
-
-	for (int i = 0; args[i] && i < 14; i++)
-		argv[i + 1] = args[i];
-	if (pipe(pipefd) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		close(pipefd[0]);
-		execv(gmemctl, (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (n < sizeof(out) - 1 &&
-	       (r = read(pipefd[0], out + n, sizeof(out) - 1 - n)) > 0)
-		n += (size_t)r;
-	out[n] = '\0';
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-/* A small strict JSON checker: enough to prove the output parses. */
-static const char *json_value(const char *p);
-
-static const char *skip_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
-		p++;
-	return p;
-}
-
-static const char *json_string_end(const char *p)
-{
-	if (*p++ != '"')
-		return NULL;
-	while (*p && *p != '"') {
-		if ((unsigned char)*p < 0x20)
-			return NULL;
-		if (*p == '\\') {
-			p++;
-			if (*p == 'u') {
-				for (int i = 1; i <= 4; i++)
-					if (!isxdigit((unsigned char)p[i]))
-						return NULL;
-				p += 4;
-			} else if (!strchr("\"\\/bfnrt", *p)) {
-				return NULL;
-			}
-		}
-		p++;
-	}
-	return *p == '"' ? p + 1 : NULL;
-}
-
-static const char *json_container(const char *p, char close, bool object)
-{
-	p = skip_ws(p + 1);
-	if (*p == close)
-		return p + 1;
-	for (;;) {
-		if (object) {
-			p = json_string_end(skip_ws(p));
-			if (!p)
-				return NULL;
-			p = skip_ws(p);
-			if (*p++ != ':')
-				return NULL;
-		}
-		p = json_value(p);
-		if (!p)
-			return NULL;
-		p = skip_ws(p);
-		if (*p == close)
-			return p + 1;
-		if (*p++ != ',')
-			return NULL;
-	}
-}
-
-static const char *json_value(const char *p)
-{
-	char *end;
-
-	p = skip_ws(p);
-	if (*p == '{')
-		return json_container(p, '}', true);
-	if (*p == '[')
-		return json_container(p, ']', false);
-	if (*p == '"')
-		return json_string_end(p);
-	if (!strncmp(p, "true", 4) || !strncmp(p, "null", 4))
-		return p + 4;
-	if (!strncmp(p, "false", 5))
-		return p + 5;
-	if (*p == '-' || isdigit((unsigned char)*p)) {
-		strtod(p, &end);
-		return end;
-	}
-	return NULL;
-}
-
-static bool json_valid(const char *s)
-{
-	const char *end = json_value(s);
-
-	return end && *skip_ws(end) == '\0';
-}
-
 static void json_checker_rejects_garbage(void)
 {
-	CHECK(json_valid("{\"a\": [1, 2.5, true, null, \"x\\n\"]}"));
-	CHECK(!json_valid("{\"a\": }"));
-	CHECK(!json_valid("{\"a\": 1,}"));
-	CHECK(!json_valid("[1 2]"));
-	CHECK(!json_valid("{\"a\": 1} x"));
+	CHECK(t_json_valid("{\"a\": [1, 2.5, true, null, \"x\\n\"]}"));
+	CHECK(!t_json_valid("{\"a\": }"));
+	CHECK(!t_json_valid("{\"a\": 1,}"));
+	CHECK(!t_json_valid("[1 2]"));
+	CHECK(!t_json_valid("{\"a\": 1} x"));
 }
 
 static void probe_prints_every_section(void)
 {
 	const char *args[] = { "probe", NULL };
 
-	CHECK(run(args) == 0);
-	CHECK(strstr(out, "KVM "));
-	CHECK(strstr(out, "GUEST_MEMFD"));
-	CHECK(strstr(out, "NR_MEMSLOTS"));
-	CHECK(strstr(out, "memfd "));
-	CHECK(strstr(out, "hugepage pools"));
-	CHECK(strstr(out, "THP "));
-	CHECK(strstr(out, "NUMA "));
-	CHECK(strstr(out, "IOMMU "));
-	CHECK(strstr(out, "guest_memfd "));
+	CHECK(t_gmemctl(args) == 0);
+	CHECK(strstr(t_out, "KVM "));
+	CHECK(strstr(t_out, "GUEST_MEMFD"));
+	CHECK(strstr(t_out, "NR_MEMSLOTS"));
+	CHECK(strstr(t_out, "memfd "));
+	CHECK(strstr(t_out, "hugepage pools"));
+	CHECK(strstr(t_out, "THP "));
+	CHECK(strstr(t_out, "NUMA "));
+	CHECK(strstr(t_out, "IOMMU "));
+	CHECK(strstr(t_out, "guest_memfd "));
 }
 
 static void probe_json_is_valid(void)
 {
 	const char *args[] = { "probe", "--json", NULL };
 
-	CHECK(run(args) == 0);
-	CHECK(json_valid(out));
-	CHECK(strstr(out, "\"kvm\""));
-	CHECK(strstr(out, "\"nr_memslots\""));
-	CHECK(strstr(out, "\"hugepages\""));
-	CHECK(strstr(out, "\"backends\""));
+	CHECK(t_gmemctl(args) == 0);
+	CHECK(t_json_valid(t_out));
+	CHECK(strstr(t_out, "\"kvm\""));
+	CHECK(strstr(t_out, "\"nr_memslots\""));
+	CHECK(strstr(t_out, "\"hugepages\""));
+	CHECK(strstr(t_out, "\"backends\""));
 }
 
 static void bad_command_and_options(void)
@@ -176,13 +48,13 @@ static void bad_command_and_options(void)
 	const char *probe_extra[] = { "probe", "extra", NULL };
 	const char *probe_opt[] = { "probe", "--bogus", NULL };
 
-	CHECK(run(unknown) == 2);
-	CHECK(strstr(out, "unknown command 'frobnicate'"));
-	CHECK(run(none) == 2);
-	CHECK(strstr(out, "usage"));
-	CHECK(run(probe_extra) == 2);
-	CHECK(strstr(out, "unexpected argument 'extra'"));
-	CHECK(run(probe_opt) == 2);
+	CHECK(t_gmemctl(unknown) == 2);
+	CHECK(strstr(t_out, "unknown command 'frobnicate'"));
+	CHECK(t_gmemctl(none) == 2);
+	CHECK(strstr(t_out, "usage"));
+	CHECK(t_gmemctl(probe_extra) == 2);
+	CHECK(strstr(t_out, "unexpected argument 'extra'"));
+	CHECK(t_gmemctl(probe_opt) == 2);
 }
 
 static void demo_rejects_bad_options(void)
@@ -200,13 +72,13 @@ static void demo_rejects_bad_options(void)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (run(cases[i]) != 2) {
+		if (t_gmemctl(cases[i]) != 2) {
 			t_fail(__FILE__, __LINE__, "gmemctl %s %s: not a usage "
 			       "error: %s", cases[i][1],
-			       cases[i][2] ? cases[i][2] : "", out);
+			       cases[i][2] ? cases[i][2] : "", t_out);
 			return;
 		}
-		CHECK(strstr(out, "gmemctl demo: "));
+		CHECK(strstr(t_out, "gmemctl demo: "));
 	}
 }
 
@@ -222,10 +94,10 @@ static void demo_fails_clearly(void)
 	snprintf(size, sizeof(size), "%lluM",
 		 (unsigned long long)((h.nr_hugepage_sizes ?
 				       h.hugepages[0].free + 8 : 8) * 2));
-	CHECK(run(args) == 1);
-	CHECK(strstr(out, "could not start"));
-	CHECK(strstr(out, "result: FAIL"));
-	CHECK(strstr(out, "/dev/kvm") || strstr(out, "need "));
+	CHECK(t_gmemctl(args) == 1);
+	CHECK(strstr(t_out, "could not start"));
+	CHECK(strstr(t_out, "result: FAIL"));
+	CHECK(strstr(t_out, "/dev/kvm") || strstr(t_out, "need "));
 }
 
 static void demo_runs_a_guest(const char *backend)
@@ -238,16 +110,16 @@ static void demo_runs_a_guest(const char *backend)
 	if (!strcmp(backend, "guest_memfd"))
 		T_SKIP_UNLESS(t_need_guest_memfd_mmap());
 	T_SKIP_UNLESS(t_need_kvm());
-	if (run(args) != 0) {
-		t_fail(__FILE__, __LINE__, "demo failed:\n%s", out);
+	if (t_gmemctl(args) != 0) {
+		t_fail(__FILE__, __LINE__, "demo failed:\n%s", t_out);
 		return;
 	}
-	CHECK(strstr(out, "result: PASS"));
-	CHECK(strstr(out, "guest reads zeros in the hole"));
-	CHECK(!strstr(out, "FAIL"));
-	CHECK(run(json) == 0);
-	CHECK(json_valid(out));
-	CHECK(strstr(out, "\"pass\": true"));
+	CHECK(strstr(t_out, "result: PASS"));
+	CHECK(strstr(t_out, "guest reads zeros in the hole"));
+	CHECK(!strstr(t_out, "FAIL"));
+	CHECK(t_gmemctl(json) == 0);
+	CHECK(t_json_valid(t_out));
+	CHECK(strstr(t_out, "\"pass\": true"));
 }
 
 static void demo_guest_memfd(void)
@@ -271,15 +143,4 @@ static const struct t_case cases[] = {
 	T_CASE(demo_memfd),
 };
 
-int main(int argc, char **argv)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n < 0)
-		return 1;
-	self[n] = '\0';
-	/* build/tests/test_gmemctl -> build/gmemctl */
-	snprintf(gmemctl, sizeof(gmemctl), "%s/../gmemctl", dirname(self));
-	return t_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
-}
+T_MAIN(cases)

@@ -15,6 +15,7 @@ struct command {
 static const struct command commands[] = {
 	{ "probe", cmd_probe, "show what this host offers for guest memory" },
 	{ "demo", cmd_demo, "run a guest on gmem memory, discard, check, report" },
+	{ "stats", cmd_stats, "show the guest memory processes hold, meminfo-style" },
 };
 
 static void usage(FILE *f)
