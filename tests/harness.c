@@ -119,3 +119,93 @@ int t_main(int argc, char **argv, const struct t_case *cases, size_t n)
 		return 1;
 	return passed == 0 && skipped > 0 ? 77 : 0;
 }
+
+/* Pools changed by t_hugepool_set, put back at exit. */
+static struct {
+	uint64_t page_size;
+	unsigned long long old;
+} pools[4];
+static int nr_pools;
+
+static void pool_path(uint64_t page_size, char *buf, size_t len)
+{
+	snprintf(buf, len, "/sys/kernel/mm/hugepages/hugepages-%llukB/"
+		 "nr_hugepages", (unsigned long long)(page_size >> 10));
+}
+
+static int pool_write(uint64_t page_size, unsigned long long n)
+{
+	char path[128];
+	FILE *f;
+	int ret = 0;
+
+	pool_path(page_size, path, sizeof(path));
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%llu\n", n) < 0)
+		ret = -EIO;
+	if (fclose(f) != 0 && !ret)
+		ret = -errno;
+	return ret;
+}
+
+static void pools_restore(void)
+{
+	for (int i = 0; i < nr_pools; i++)
+		pool_write(pools[i].page_size, pools[i].old);
+}
+
+uint64_t t_hugepool_read(uint64_t page_size, const char *field)
+{
+	char path[128];
+	unsigned long long v = ~0ULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/"
+		 "hugepages-%llukB/%s", (unsigned long long)(page_size >> 10),
+		 field);
+	f = fopen(path, "re");
+	if (!f)
+		return ~0ULL;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = ~0ULL;
+	fclose(f);
+	return v;
+}
+
+bool t_hugepool_set(uint64_t page_size, uint64_t n)
+{
+	uint64_t old = t_hugepool_read(page_size, "nr_hugepages");
+	int i, ret;
+
+	if (old == ~0ULL) {
+		t_skip("no pool of %llu KiB hugepages on this host",
+		       (unsigned long long)(page_size >> 10));
+		return false;
+	}
+	for (i = 0; i < nr_pools; i++)
+		if (pools[i].page_size == page_size)
+			break;
+	if (i == nr_pools && nr_pools < 4) {
+		pools[nr_pools].page_size = page_size;
+		pools[nr_pools++].old = old;
+		if (nr_pools == 1)
+			atexit(pools_restore);
+	}
+	ret = pool_write(page_size, n);
+	if (ret < 0) {
+		t_skip("cannot resize the %llu KiB pool (needs root): %s",
+		       (unsigned long long)(page_size >> 10), strerror(-ret));
+		return false;
+	}
+	if (t_hugepool_read(page_size, "nr_hugepages") < n) {
+		t_skip("the kernel found only %llu of %llu %llu KiB pages",
+		       (unsigned long long)t_hugepool_read(page_size,
+							   "nr_hugepages"),
+		       (unsigned long long)n,
+		       (unsigned long long)(page_size >> 10));
+		return false;
+	}
+	return true;
+}

@@ -42,6 +42,14 @@ bool t_json_valid(const char *s);
 /* The number after "key:" on a line of t_out, or ~0ULL. */
 unsigned long long t_out_value(const char *key);
 
+/*
+ * Resize the hugetlb pool of page_size to n pages (root only), restored
+ * when the program exits; skips the case (false) when that cannot be done.
+ */
+bool t_hugepool_set(uint64_t page_size, uint64_t n);
+/* A pool counter: "nr_hugepages", "free_hugepages", "resv_hugepages". */
+uint64_t t_hugepool_read(uint64_t page_size, const char *field);
+
 /* Open file descriptors of this process, to show nothing leaked. */
 int t_count_fds(void);
 

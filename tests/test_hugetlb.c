@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_hugetlb.c - the hugetlb backend against the kernel's pool counters:
+ * reservation at creation (so no guest meets SIGBUS later), population,
+ * pages back to the pool on discard, alignment errors, 2 MiB and 1 GiB.
+ * Pools are resized for the test and restored when it exits.
+ */
+#include <string.h>
+
+#include "harness.h"
+
+#define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
+
+static uint64_t pool_free(uint64_t psz)
+{
+	return t_hugepool_read(psz, "free_hugepages");
+}
+
+static uint64_t pool_resv(uint64_t psz)
+{
+	return t_hugepool_read(psz, "resv_hugepages");
+}
+
+static int make_huge(uint64_t size, uint64_t psz, struct gmem_file **f)
+{
+	struct gmem_file_args a = { 0 };
+
+	a.size = size;
+	a.backend = GMEM_BACKEND_HUGETLB;
+	a.page_size = psz;
+	return gmem_file_create(&a, f);
+}
+
+static void lifecycle(uint64_t psz, uint64_t pages)
+{
+	struct gmem_file_stats st;
+	struct gmem_file *f;
+	uint64_t free0, resv0, size = pages * psz;
+	uint8_t *p;
+
+	T_SKIP_UNLESS(t_hugepool_set(psz, pages + 1));
+	free0 = pool_free(psz);
+	resv0 = pool_resv(psz);
+	CHECK_OK(make_huge(size, psz, &f));
+	CHECK(gmem_file_page_size(f) == psz);
+	/* Creation reserves every page; none is taken yet. */
+	CHECK(pool_resv(psz) == resv0 + pages);
+	CHECK(pool_free(psz) == free0);
+	CHECK_OK(gmem_populate(f, 0, size));
+	CHECK(pool_free(psz) == free0 - pages);
+	CHECK(pool_resv(psz) == resv0);
+	CHECK_OK(gmem_file_stats(f, &st));
+	CHECK(st.hugepages == pages && st.populated_bytes == size);
+	p = gmem_file_host_addr(f);
+	memset(p, 0x5a, size);
+	/* Discard hands the page back to the pool and reads zero. */
+	CHECK_OK(gmem_discard(f, 0, psz));
+	CHECK(pool_free(psz) == free0 - pages + 1);
+	CHECK_OK(gmem_file_stats(f, &st));
+	CHECK(st.hugepages == pages - 1 && st.discarded_bytes == psz);
+	CHECK(st.populated_bytes == size - psz);
+	if (pages > 1)
+		CHECK(p[psz] == 0x5a && p[size - 1] == 0x5a);
+	/* Reading the hole faults a fresh zeroed page in from the pool. */
+	CHECK(p[0] == 0 && p[psz - 1] == 0);
+	CHECK(pool_free(psz) == free0 - pages);
+	CHECK_OK(gmem_file_stats(f, &st));
+	CHECK(st.hugepages == pages && st.touched_bytes == size);
+	CHECK_OK(gmem_file_close(f));
+	CHECK(pool_free(psz) == free0 && pool_resv(psz) == resv0);
+}
+
+static void lifecycle_2m(void)
+{
+	lifecycle(2 * MIB, 4);
+}
+
+static void lifecycle_1g(void)
+{
+	lifecycle(GIB, 1);
+}
+
+/* A pool too small is refused at creation, with the numbers. */
+static void pool_too_small_names_pages(void)
+{
+	struct gmem_file *f = NULL;
+
+	T_SKIP_UNLESS(t_hugepool_set(2 * MIB, 2));
+	CHECK_ERR(make_huge(8 * MIB, 2 * MIB, &f), ENOMEM);
+	CHECK(strstr(gmem_last_error(), "need 4 pages of 2048 KiB"));
+	CHECK(strstr(gmem_last_error(), "has 2 available"));
+	CHECK(f == NULL);
+}
+
+/* Once created, the file's pages are its own: another file cannot take
+ * them, and touching every page (as a guest would) cannot SIGBUS. */
+static void reservation_protects_the_guest(void)
+{
+	struct gmem_file *f, *g = NULL;
+
+	T_SKIP_UNLESS(t_hugepool_set(2 * MIB, 4));
+	CHECK_OK(make_huge(8 * MIB, 2 * MIB, &f));
+	CHECK_ERR(make_huge(2 * MIB, 2 * MIB, &g), ENOMEM);
+	memset(gmem_file_host_addr(f), 1, 8 * MIB);
+	CHECK_OK(gmem_file_close(f));
+	CHECK_OK(make_huge(2 * MIB, 2 * MIB, &g));
+	CHECK_OK(gmem_file_close(g));
+}
+
+static void bad_alignment(void)
+{
+	struct gmem_file *f = NULL;
+
+	T_SKIP_UNLESS(t_hugepool_set(2 * MIB, 2));
+	CHECK_ERR(make_huge(3 * MIB, 2 * MIB, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "multiple of the hugetlb page size"));
+	CHECK_OK(make_huge(4 * MIB, 2 * MIB, &f));
+	CHECK_ERR(gmem_populate(f, MIB, 2 * MIB), EINVAL);
+	CHECK_ERR(gmem_discard(f, 0, MIB), EINVAL);
+	CHECK_ERR(gmem_discard(f, 2 * MIB, 4 * MIB), ERANGE);
+	CHECK_OK(gmem_file_close(f));
+}
+
+static const struct t_case cases[] = {
+	T_CASE(lifecycle_2m),
+	T_CASE(lifecycle_1g),
+	T_CASE(pool_too_small_names_pages),
+	T_CASE(reservation_protects_the_guest),
+	T_CASE(bad_alignment),
+};
+T_MAIN(cases)
