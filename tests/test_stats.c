@@ -69,9 +69,17 @@ static uint64_t smaps_rss(const void *addr)
 	return kb == ~0ULL ? ~0ULL : kb << 10;
 }
 
-/* This process's memory cgroup (v1) usage, or ~0 if it cannot be read. */
+/*
+ * This process's memory cgroup (v1) usage, or ~0 if it cannot be read.
+ * Under ASan the sanitizer's shadow of every touched byte is charged too,
+ * so the cgroup is no evidence there.
+ */
 static uint64_t cgroup_usage(void)
 {
+#if defined(__SANITIZE_ADDRESS__)
+	if (1)
+		return ~0ULL;
+#endif
 	char line[512], path[600];
 	unsigned long long v = ~0ULL;
 	FILE *f = fopen("/proc/self/cgroup", "re");

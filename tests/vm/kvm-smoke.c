@@ -18,11 +18,37 @@
 #define PD_GPA 0x4000u
 #define TEST_PORT 0x10
 
+/* guest_memfd ABI (Linux 6.8+); Debian 12's <linux/kvm.h> predates it. */
+#define SMOKE_CAP_GUEST_MEMFD 234
+#define SMOKE_CAP_GUEST_MEMFD_FLAGS 244
+#define SMOKE_MEM_GUEST_MEMFD (1u << 2)
+#define SMOKE_GMEM_FLAG_MMAP (1u << 0)
+#define SMOKE_GMEM_FLAG_INIT_SHARED (1u << 1)
+struct smoke_create_guest_memfd {
+	uint64_t size;
+	uint64_t flags;
+	uint64_t reserved[6];
+};
+struct smoke_memory_region2 {
+	uint32_t slot;
+	uint32_t flags;
+	uint64_t guest_phys_addr;
+	uint64_t memory_size;
+	uint64_t userspace_addr;
+	uint64_t guest_memfd_offset;
+	uint32_t guest_memfd;
+	uint32_t pad1;
+	uint64_t pad2[14];
+};
+#define SMOKE_CREATE_GUEST_MEMFD _IOWR(KVMIO, 0xd4, struct smoke_create_guest_memfd)
+#define SMOKE_SET_USER_MEMORY_REGION2 _IOW(KVMIO, 0x49, struct smoke_memory_region2)
+
 static int kvm_fd = -1;
-static int n_pass, n_fail;
+static int n_pass, n_fail, n_skip;
 
 struct guest {
 	int vm_fd;
+	int gmem_fd;	/* -1 unless guest memory is a guest_memfd */
 	int vcpu_fd;
 	uint8_t *mem;
 	struct kvm_run *run;
@@ -61,17 +87,44 @@ static void print_caps(void)
 	}
 }
 
-/* Create a VM with one 64 KiB slot at GPA 0 and one vCPU. Returns 0 or -1. */
-static int guest_create(struct guest *g, const char **why)
+/* Guest memory from an mmap()able, initially shared guest_memfd (Linux 6.18+). */
+static int guest_map_gmem(struct guest *g, const char **why)
 {
-	memset(g, 0, sizeof(*g));
-	g->vm_fd = g->vcpu_fd = -1;
-
-	g->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
-	if (g->vm_fd < 0) {
-		*why = "KVM_CREATE_VM failed";
+	struct smoke_create_guest_memfd cg = {
+		.size = GUEST_MEM_SIZE,
+		.flags = SMOKE_GMEM_FLAG_MMAP | SMOKE_GMEM_FLAG_INIT_SHARED,
+	};
+	g->gmem_fd = ioctl(g->vm_fd, SMOKE_CREATE_GUEST_MEMFD, &cg);
+	if (g->gmem_fd < 0) {
+		*why = "KVM_CREATE_GUEST_MEMFD(MMAP|INIT_SHARED) failed";
 		return -1;
 	}
+	g->mem = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      g->gmem_fd, 0);
+	if (g->mem == MAP_FAILED) {
+		g->mem = NULL;
+		*why = "mmap of guest_memfd failed";
+		return -1;
+	}
+	struct smoke_memory_region2 region = {
+		.slot = 0,
+		.flags = SMOKE_MEM_GUEST_MEMFD,
+		.guest_phys_addr = 0,
+		.memory_size = GUEST_MEM_SIZE,
+		.userspace_addr = (uintptr_t)g->mem,
+		.guest_memfd_offset = 0,
+		.guest_memfd = (uint32_t)g->gmem_fd,
+	};
+	if (ioctl(g->vm_fd, SMOKE_SET_USER_MEMORY_REGION2, &region) < 0) {
+		*why = "KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_GUEST_MEMFD failed";
+		return -1;
+	}
+	return 0;
+}
+
+/* Plain anonymous memory and the classic memslot ioctl. */
+static int guest_map_anon(struct guest *g, const char **why)
+{
 	g->mem = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (g->mem == MAP_FAILED) {
@@ -90,6 +143,22 @@ static int guest_create(struct guest *g, const char **why)
 		*why = "KVM_SET_USER_MEMORY_REGION failed";
 		return -1;
 	}
+	return 0;
+}
+
+/* Create a VM with one 64 KiB slot at GPA 0 and one vCPU. Returns 0 or -1. */
+static int guest_create(struct guest *g, int use_gmem, const char **why)
+{
+	memset(g, 0, sizeof(*g));
+	g->vm_fd = g->vcpu_fd = g->gmem_fd = -1;
+
+	g->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (g->vm_fd < 0) {
+		*why = "KVM_CREATE_VM failed";
+		return -1;
+	}
+	if ((use_gmem ? guest_map_gmem : guest_map_anon)(g, why) < 0)
+		return -1;
 	g->vcpu_fd = ioctl(g->vm_fd, KVM_CREATE_VCPU, 0);
 	if (g->vcpu_fd < 0) {
 		*why = "KVM_CREATE_VCPU failed";
@@ -119,6 +188,8 @@ static void guest_destroy(struct guest *g)
 		munmap(g->mem, GUEST_MEM_SIZE);
 	if (g->vcpu_fd >= 0)
 		close(g->vcpu_fd);
+	if (g->gmem_fd >= 0)
+		close(g->gmem_fd);
 	if (g->vm_fd >= 0)
 		close(g->vm_fd);
 }
@@ -176,7 +247,7 @@ static int expect_out_then_hlt(struct guest *g, uint32_t want, unsigned size,
 	return 0;
 }
 
-static void test_real_mode(void)
+static void test_real_mode(const char *name, int use_gmem)
 {
 	static const uint8_t code[] = {
 		0xb0, 0x42,		/* mov al, 0x42 */
@@ -187,9 +258,9 @@ static void test_real_mode(void)
 	const char *err = NULL;
 	char why[256];
 
-	if (guest_create(&g, &err) < 0) {
+	if (guest_create(&g, use_gmem, &err) < 0) {
 		snprintf(why, sizeof(why), "%s: %s", err, strerror(errno));
-		result("real-mode", 0, why);
+		result(name, 0, why);
 		guest_destroy(&g);
 		return;
 	}
@@ -197,23 +268,23 @@ static void test_real_mode(void)
 
 	struct kvm_sregs sregs;
 	if (ioctl(g.vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
-		result("real-mode", 0, "KVM_GET_SREGS failed");
+		result(name, 0, "KVM_GET_SREGS failed");
 		goto out;
 	}
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
 	if (ioctl(g.vcpu_fd, KVM_SET_SREGS, &sregs) < 0) {
-		result("real-mode", 0, "KVM_SET_SREGS failed");
+		result(name, 0, "KVM_SET_SREGS failed");
 		goto out;
 	}
 	if (set_rip(&g, CODE_GPA) < 0) {
-		result("real-mode", 0, "KVM_SET_REGS failed");
+		result(name, 0, "KVM_SET_REGS failed");
 		goto out;
 	}
 	if (expect_out_then_hlt(&g, 0x42, 1, why, sizeof(why)) < 0)
-		result("real-mode", 0, why);
+		result(name, 0, why);
 	else
-		result("real-mode", 1, NULL);
+		result(name, 1, NULL);
 out:
 	guest_destroy(&g);
 }
@@ -263,7 +334,7 @@ static void test_long_mode(void)
 	const char *err = NULL;
 	char why[256];
 
-	if (guest_create(&g, &err) < 0) {
+	if (guest_create(&g, 0, &err) < 0) {
 		snprintf(why, sizeof(why), "%s: %s", err, strerror(errno));
 		result("long-mode", 0, why);
 		guest_destroy(&g);
@@ -332,6 +403,54 @@ out:
 	guest_destroy(&g);
 }
 
+/*
+ * Informational only (not PASS/FAIL): what guest_memfd can do on a default
+ * VM of this kernel.  Creating one needs CONFIG_KVM_PRIVATE_MEM; binding it to
+ * a memslot additionally needs a VM type with private memory.
+ */
+static void probe_guest_memfd(void)
+{
+	int vm = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm < 0) {
+		printf("info guest_memfd: KVM_CREATE_VM: %s\n", strerror(errno));
+		return;
+	}
+	printf("info vm-fd caps: MEMORY_ATTRIBUTES=%d GUEST_MEMFD=%d VM_TYPES=%d\n",
+	       ioctl(vm, KVM_CHECK_EXTENSION, 233), ioctl(vm, KVM_CHECK_EXTENSION, 234),
+	       ioctl(vm, KVM_CHECK_EXTENSION, 235));
+	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, SMOKE_CAP_GUEST_MEMFD) <= 0) {
+		printf("info guest_memfd: not supported by this kernel\n");
+		close(vm);
+		return;
+	}
+	struct smoke_create_guest_memfd cg = { .size = GUEST_MEM_SIZE };
+	int gfd = ioctl(vm, SMOKE_CREATE_GUEST_MEMFD, &cg);
+	if (gfd < 0) {
+		printf("info guest_memfd: KVM_CREATE_GUEST_MEMFD on default VM: %s\n",
+		       strerror(errno));
+		close(vm);
+		return;
+	}
+	printf("info guest_memfd: KVM_CREATE_GUEST_MEMFD on default VM: ok (fd %d)\n", gfd);
+	void *shared = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (shared != MAP_FAILED) {
+		struct smoke_memory_region2 r = {
+			.slot = 0,
+			.flags = SMOKE_MEM_GUEST_MEMFD,
+			.memory_size = GUEST_MEM_SIZE,
+			.userspace_addr = (uintptr_t)shared,
+			.guest_memfd = (uint32_t)gfd,
+		};
+		int rc = ioctl(vm, SMOKE_SET_USER_MEMORY_REGION2, &r);
+		printf("info guest_memfd: KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_GUEST_MEMFD: %s\n",
+		       rc == 0 ? "ok" : strerror(errno));
+		munmap(shared, GUEST_MEM_SIZE);
+	}
+	close(gfd);
+	close(vm);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -347,10 +466,22 @@ int main(void)
 	result("api-version", api == KVM_API_VERSION, "unexpected API version");
 	print_caps();
 
-	test_real_mode();
+	test_real_mode("real-mode", 0);
 	test_long_mode();
+	probe_guest_memfd();
 
-	printf("kvm-smoke: %d passed, %d failed\n", n_pass, n_fail);
+	/* Real-mode guest again, but running out of guest_memfd memory. */
+	int gflags = ioctl(kvm_fd, KVM_CHECK_EXTENSION, SMOKE_CAP_GUEST_MEMFD_FLAGS);
+	unsigned need = SMOKE_GMEM_FLAG_MMAP | SMOKE_GMEM_FLAG_INIT_SHARED;
+	if (gflags > 0 && ((unsigned)gflags & need) == need) {
+		test_real_mode("guest-memfd-real-mode", 1);
+	} else {
+		n_skip++;
+		printf("SKIP guest-memfd-real-mode: needs guest_memfd MMAP|INIT_SHARED (cap 244 = %d)\n",
+		       gflags);
+	}
+
+	printf("kvm-smoke: %d passed, %d failed, %d skipped\n", n_pass, n_fail, n_skip);
 	close(kvm_fd);
 	return n_fail ? 1 : 0;
 }

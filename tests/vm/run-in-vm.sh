@@ -91,7 +91,14 @@ add_module() { # NAME [PARAMS]
 	for d in ${entry#*:}; do order="$d $order"; done
 	for d in $order $main; do
 		grep -q "^$d\( \|\$\)" "$root/etc/gmem-modules" && continue
-		cp "$moddir/$d" "$root/mods/"
+		# Newer Debian kernels ship compressed modules; busybox insmod wants plain .ko.
+		ko=$(basename "$d")
+		case $ko in
+		*.ko.xz) xz -dc "$moddir/$d" >"$root/mods/${ko%.xz}" ;;
+		*.ko.zst) zstd -qdc "$moddir/$d" >"$root/mods/${ko%.zst}" ;;
+		*.ko.gz) gzip -dc "$moddir/$d" >"$root/mods/${ko%.gz}" ;;
+		*) cp "$moddir/$d" "$root/mods/" ;;
+		esac || { log "cannot unpack module $d"; exit 125; }
 		if [ "$d" = "$main" ]; then
 			echo "$d $params" >>"$root/etc/gmem-modules"
 		else
@@ -160,7 +167,9 @@ stty -F /dev/console -onlcr 2>/dev/null
 
 while read -r ko params; do
 	# shellcheck disable=SC2086
-	insmod "/mods/${ko##*/}" $params || echo "gmem-vm: warning: insmod ${ko##*/} $params failed"
+	ko=${ko##*/}
+	ko=${ko%.ko*}.ko
+	insmod "/mods/$ko" $params || echo "gmem-vm: warning: insmod $ko $params failed"
 done </etc/gmem-modules
 if [ -c /dev/kvm ]; then
 	chmod 666 /dev/kvm
@@ -202,8 +211,14 @@ timeout -k 10 "${GMEM_VM_TIMEOUT:-600}" \
 	-kernel "$kernel" -initrd "$tmp/initrd.cpio" -append "$append" \
 	${GMEM_VM_QEMU_ARGS:-} </dev/null >"$tmp/console" 2>"$tmp/qemu.err" &
 qpid=$!
-trap 'kill "$qpid" 2>/dev/null; exit 130' INT
-trap 'kill "$qpid" 2>/dev/null; exit 143' TERM
+stop_vm() { # EXIT-CODE: kill QEMU, let the reader drain, then exit (EXIT trap cleans up)
+	kill "$qpid" 2>/dev/null
+	wait "$qpid" 2>/dev/null
+	[ -n "${apid:-}" ] && wait "$apid" 2>/dev/null
+	exit "$1"
+}
+trap 'stop_vm 130' INT
+trap 'stop_vm 143' TERM
 
 # Boot noise goes to a log; the command's output (between the markers) to stdout.
 awk -v nonce="$nonce" -v status_file="$status_file" -v verbose="${GMEM_VM_VERBOSE:-0}" \
@@ -227,7 +242,10 @@ BEGIN { state = 0 }   # 0 booting, 1 command running, 2 after the command
 		if (state == 0 && index($0, "GMEM-VM-BEGIN " nonce) == 1) state = 1
 	}
 	fflush()
-}' <"$tmp/console"
+}' <"$tmp/console" &
+apid=$!
+# Waiting with the builtin (not a foreground pipeline) lets the traps fire at once.
+wait "$apid"
 wait "$qpid"
 qemu_rc=$?
 
