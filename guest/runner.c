@@ -247,6 +247,22 @@ int guest_create(struct guest *g, const struct guest_config *cfg)
 		lib_fail(g, ret, "creating guest RAM");
 		goto destroy;
 	}
+	if (cfg->numa) {
+		ret = gmem_file_set_numa_policy(g->ram, 0, cfg->ram_size,
+						cfg->numa);
+		if (ret < 0) {
+			lib_fail(g, ret, "NUMA policy of guest RAM");
+			goto destroy;
+		}
+		if (gmem_file_numa_method(g->ram) == GMEM_NUMA_VIA_THREAD) {
+			ret = gmem_numa_bind_thread(cfg->numa);
+			if (ret < 0) {
+				lib_fail(g, ret, "NUMA policy of the vCPU thread");
+				goto destroy;
+			}
+			g->thread_policy = true;
+		}
+	}
 	g->ram_host = gmem_file_host_addr(g->ram);
 	if (!g->ram_host) {
 		ret = fail(g, EINVAL, "the runner writes its boot region "
@@ -406,6 +422,12 @@ void guest_destroy(struct guest *g)
 		gmem_vm_close(g->vm);
 	if (g->kvm_fd >= 0)
 		close(g->kvm_fd);
+	if (g->thread_policy) {
+		struct gmem_numa_policy dflt = { 0 };
+
+		gmem_numa_bind_thread(&dflt);
+		g->thread_policy = false;
+	}
 	g->run = NULL;
 	g->vcpu_fd = g->kvm_fd = -1;
 	g->ram_binding = NULL;

@@ -19,6 +19,12 @@ struct guest_config {
 	uint64_t map_gib;	/* identity-mapped span in GiB; 0 = 4 */
 	uint64_t page_size;	/* hugetlb page size, or 0 */
 	struct gmem_vm *vm;	/* use this VM; NULL = create one */
+	/*
+	 * NUMA policy for all of RAM, set before anything is written.  If
+	 * the file cannot hold it, the calling thread, which runs the vCPU
+	 * and so takes the guest's lazy faults, gets it instead.
+	 */
+	const struct gmem_numa_policy *numa;
 };
 
 struct guest_ucall {
@@ -38,6 +44,7 @@ struct guest {
 	size_t run_size;
 	const char *image;	/* name of the loaded program */
 	uint64_t exits;		/* every KVM_RUN return */
+	bool thread_policy;	/* this thread took the RAM's NUMA policy */
 	char error[256];	/* why the last call failed */
 };
 

@@ -69,6 +69,11 @@ static void demo_rejects_bad_options(void)
 		{ "demo", "--discard-offset", "1G", NULL },
 		{ "demo", "--frobnicate", NULL, NULL },
 		{ "demo", "stray", NULL, NULL },
+		{ "demo", "--policy", "spread", NULL },
+		{ "demo", "--host-nodes", "63", NULL },
+		{ "demo", "--host-nodes", "0-", NULL },
+		{ "demo", "--page-size", "2M", NULL },	/* not hugetlb */
+		{ "demo", "--page-size", "huge", NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -19,6 +19,10 @@
 struct demo_opts {
 	enum gmem_backend backend;
 	uint64_t size;
+	uint64_t page_size;
+	const char *policy;
+	const char *nodes;
+	struct gmem_numa_policy numa;
 	uint64_t discard_off;
 	uint64_t discard_len;
 	bool discard_given;
@@ -70,6 +74,10 @@ static void usage(FILE *f)
 		"  --discard-offset OFF  start of the hole in the RAM file "
 		"(default: size/2)\n"
 		"  --discard-size LEN    length of the hole (default: size/4)\n"
+		"  --page-size SIZE      hugetlb page size: 2M (default) or 1G\n"
+		"  --policy MODE         NUMA policy: default, bind, preferred, "
+		"interleave\n"
+		"  --host-nodes LIST     NUMA nodes for the policy, e.g. 0-1,3\n"
 		"  --no-populate         let the guest fault memory in lazily\n"
 		"  --json                print the report as JSON\n");
 }
@@ -82,6 +90,9 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 		{ "discard-offset", required_argument, NULL, 'o' },
 		{ "discard-size", required_argument, NULL, 'l' },
 		{ "no-populate", no_argument, NULL, 'n' },
+		{ "page-size", required_argument, NULL, 'P' },
+		{ "policy", required_argument, NULL, 'm' },
+		{ "host-nodes", required_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -93,7 +104,8 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 	o->size = 256ULL << 20;
 	o->populate = true;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:s:o:l:njh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:s:o:l:nP:m:N:jh", opts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			if (gmem_backend_parse(optarg, &o->backend) < 0)
@@ -120,6 +132,17 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 		case 'n':
 			o->populate = false;
 			break;
+		case 'P':
+			if (parse_size(optarg, &o->page_size) < 0)
+				return usage_error("demo", "bad page size '%s'",
+						   optarg);
+			break;
+		case 'm':
+			o->policy = optarg;
+			break;
+		case 'N':
+			o->nodes = optarg;
+			break;
 		case 'j':
 			o->json = true;
 			break;
@@ -133,6 +156,14 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 	if (optind < argc)
 		return usage_error("demo", "unexpected argument '%s'",
 				   argv[optind]);
+	if (o->policy || o->nodes) {
+		if (gmem_numa_policy_parse(o->policy ? o->policy : "bind",
+					   o->nodes, &o->numa) < 0)
+			return usage_error("demo", "%s", gmem_last_error());
+	}
+	if (o->page_size && o->backend != GMEM_BACKEND_HUGETLB)
+		return usage_error("demo", "--page-size is for --backend "
+				   "hugetlb");
 	if (o->size < 2 * GUEST_BOOT_SIZE)
 		return usage_error("demo", "--size must be at least %llu MiB",
 				   (unsigned long long)(2 * GUEST_BOOT_SIZE >> 20));
@@ -202,6 +233,9 @@ static int run_demo(struct demo *d)
 
 	cfg.backend = o->backend;
 	cfg.ram_size = o->size;
+	cfg.page_size = o->page_size;
+	if (o->policy || o->nodes)
+		cfg.numa = &o->numa;
 	t = now_seconds();
 	ret = guest_create(&d->g, &cfg);
 	d->t_setup = now_seconds() - t;
@@ -330,6 +364,24 @@ static void report_human(const struct demo *d, int ret)
 	       " in total\n",
 	       format_size(d->after.populated_bytes, a, sizeof(a)),
 	       format_size(d->after.discarded_bytes, c, sizeof(c)));
+	printf("                 held %s, touched %s",
+	       format_size(d->after.resident_bytes, a, sizeof(a)),
+	       d->after.touched_bytes == GMEM_STATS_UNKNOWN ? "unknown" :
+	       format_size(d->after.touched_bytes, b, sizeof(b)));
+	if (gmem_file_backend(d->g.ram) == GMEM_BACKEND_HUGETLB)
+		printf(", %llu hugepages",
+		       (unsigned long long)d->after.hugepages);
+	printf("\n  NUMA           policy %s%s%s; populated by node:",
+	       o->policy ? o->policy : (o->nodes ? "bind" : "default"),
+	       o->nodes ? " on " : "", o->nodes ? o->nodes : "");
+	for (int n = 0; n < GMEM_MAX_NUMA_NODES; n++)
+		if (d->after.node_bytes[n])
+			printf(" node%d %s", n, format_size(d->after.node_bytes[n],
+							    a, sizeof(a)));
+	if (d->after.unknown_node_bytes)
+		printf(" unknown %s", format_size(d->after.unknown_node_bytes,
+						  a, sizeof(a)));
+	printf("\n");
 	printf("  vCPU exits     %llu\n", (unsigned long long)d->g.exits);
 	printf("checks\n");
 	for (int i = 0; i < d->nchecks; i++)
@@ -366,6 +418,19 @@ static void report_json(const struct demo *d, int ret)
 	       (unsigned long long)d->after.populated_bytes,
 	       (unsigned long long)d->after.discarded_bytes,
 	       (unsigned long long)d->g.exits);
+	printf(" \"resident_bytes\": %llu, \"touched_bytes\": %lld, "
+	       "\"hugepages\": %llu, \"node_bytes\": {",
+	       (unsigned long long)d->after.resident_bytes,
+	       d->after.touched_bytes == GMEM_STATS_UNKNOWN ? -1LL :
+	       (long long)d->after.touched_bytes,
+	       (unsigned long long)d->after.hugepages);
+	for (int n = 0, first = 1; n < GMEM_MAX_NUMA_NODES; n++)
+		if (d->after.node_bytes[n]) {
+			printf("%s\"%d\": %llu", first ? "" : ", ", n,
+			       (unsigned long long)d->after.node_bytes[n]);
+			first = 0;
+		}
+	printf("},\n");
 	printf(" \"checks\": [");
 	for (int i = 0; i < d->nchecks; i++) {
 		printf("%s\n  {\"what\": ", i ? "," : "");
