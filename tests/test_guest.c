@@ -22,6 +22,10 @@ static bool start(struct guest *g, enum gmem_backend backend, uint64_t ram)
 		return false;
 	if (backend == GMEM_BACKEND_GUEST_MEMFD && !t_need_guest_memfd_mmap())
 		return false;
+	/* Room for the RAM and one more file of up to 8 MiB. */
+	if (backend == GMEM_BACKEND_HUGETLB &&
+	    !t_hugepool_set(2 * MIB, ram / (2 * MIB) + 4))
+		return false;
 	cfg.backend = backend;
 	cfg.ram_size = ram;
 	if (guest_create(g, &cfg) < 0) {
@@ -125,6 +129,11 @@ static void exchange_guest_memfd(void)
 	host_guest_exchange(GMEM_BACKEND_GUEST_MEMFD);
 }
 
+static void exchange_hugetlb(void)
+{
+	host_guest_exchange(GMEM_BACKEND_HUGETLB);
+}
+
 /* After a discard returns, the guest reads zeros there and only there. */
 static void discard_seen_by_guest(enum gmem_backend backend)
 {
@@ -163,6 +172,11 @@ static void discard_memfd(void)
 static void discard_guest_memfd(void)
 {
 	discard_seen_by_guest(GMEM_BACKEND_GUEST_MEMFD);
+}
+
+static void discard_hugetlb(void)
+{
+	discard_seen_by_guest(GMEM_BACKEND_HUGETLB);
 }
 
 /*
@@ -225,6 +239,11 @@ static void alias_guest_memfd(void)
 	two_slots_alias(GMEM_BACKEND_GUEST_MEMFD);
 }
 
+static void alias_hugetlb(void)
+{
+	two_slots_alias(GMEM_BACKEND_HUGETLB);
+}
+
 /* Populated memory reads as zeros in the guest and counts exactly once. */
 static void populated_memory_reads_zero(void)
 {
@@ -245,16 +264,106 @@ static void populated_memory_reads_zero(void)
 	guest_destroy(&g);
 }
 
+/* What the guest touches shows in the figures; what is discarded leaves. */
+static void guest_touch_is_accounted(enum gmem_backend backend)
+{
+	struct gmem_file_stats before, after;
+	struct guest g;
+	uint64_t res;
+
+	T_SKIP_UNLESS(start(&g, backend, 32 * MIB));
+	CHECK(guest_memcmd_start(&g) == 0);
+	CHECK_OK(gmem_file_stats(g.ram, &before));
+	CHECK(before.touched_bytes != GMEM_STATS_UNKNOWN);
+	MEMCMD(&g, MEMCMD_TOUCH, 8 * MIB, 16 * MIB, 4096, 0, &res);
+	CHECK_OK(gmem_file_stats(g.ram, &after));
+	CHECK(after.touched_bytes - before.touched_bytes == 16 * MIB);
+	CHECK(after.populated_bytes == 0);
+	CHECK_OK(gmem_discard(g.ram, 8 * MIB, 16 * MIB));
+	CHECK_OK(gmem_file_stats(g.ram, &after));
+	CHECK(after.touched_bytes == before.touched_bytes);
+	CHECK(guest_memcmd_stop(&g) == 0);
+	guest_destroy(&g);
+}
+
+static void touch_accounted_memfd(void)
+{
+	guest_touch_is_accounted(GMEM_BACKEND_MEMFD);
+}
+
+static void touch_accounted_guest_memfd(void)
+{
+	guest_touch_is_accounted(GMEM_BACKEND_GUEST_MEMFD);
+}
+
+/*
+ * Memory a guest faults in lazily is placed by the policy too: through the
+ * file (mbind) or through the vCPU thread the runner gave the policy.
+ */
+static void lazy_faults_follow_the_policy(enum gmem_backend backend)
+{
+	uint64_t nodes[GMEM_MAX_NUMA_NODES] = { 0 };
+	struct guest_config cfg = { 0 };
+	struct gmem_numa_policy p;
+	struct gmem_host h;
+	volatile uint8_t *host;
+	char list[8];
+	struct guest g;
+	uint64_t res;
+	int n;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	if (backend == GMEM_BACKEND_GUEST_MEMFD)
+		T_SKIP_UNLESS(t_need_guest_memfd_mmap());
+	gmem_probe(&h);
+	n = 63 - __builtin_clzll(h.numa_node_mask);	/* the last node */
+	snprintf(list, sizeof(list), "%d", n);
+	CHECK_OK(gmem_numa_policy_parse("bind", list, &p));
+	cfg.backend = backend;
+	cfg.ram_size = 16 * MIB;
+	cfg.numa = &p;
+	CHECK(guest_create(&g, &cfg) == 0);
+	CHECK(g.thread_policy ==
+	      (gmem_file_numa_method(g.ram) == GMEM_NUMA_VIA_THREAD));
+	CHECK(guest_memcmd_start(&g) == 0);
+	MEMCMD(&g, MEMCMD_TOUCH, 8 * MIB, 8 * MIB, 4096, 0, &res);
+	/* Map the guest's pages here (no allocation) so move_pages sees them. */
+	host = g.ram_host;
+	for (uint64_t off = 8 * MIB; off < 16 * MIB; off += 4096)
+		CHECK(host[off] == 1);
+	CHECK(gmem_file_query_nodes(g.ram, 8 * MIB, 8 * MIB, nodes) == 8 * MIB);
+	CHECK(nodes[n] == 8 * MIB);
+	CHECK(guest_memcmd_stop(&g) == 0);
+	guest_destroy(&g);
+}
+
+static void lazy_policy_memfd(void)
+{
+	lazy_faults_follow_the_policy(GMEM_BACKEND_MEMFD);
+}
+
+static void lazy_policy_guest_memfd(void)
+{
+	lazy_faults_follow_the_policy(GMEM_BACKEND_GUEST_MEMFD);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(runner_passes_args_and_results),
 	T_CASE(runner_reports_guest_assertions),
 	T_CASE(runner_reports_unbacked_access),
 	T_CASE(exchange_memfd),
 	T_CASE(exchange_guest_memfd),
+	T_CASE(exchange_hugetlb),
 	T_CASE(discard_memfd),
 	T_CASE(discard_guest_memfd),
+	T_CASE(discard_hugetlb),
 	T_CASE(alias_memfd),
 	T_CASE(alias_guest_memfd),
+	T_CASE(alias_hugetlb),
 	T_CASE(populated_memory_reads_zero),
+	T_CASE(touch_accounted_memfd),
+	T_CASE(touch_accounted_guest_memfd),
+	T_CASE(lazy_policy_memfd),
+	T_CASE(lazy_policy_guest_memfd),
 };
 T_MAIN(cases)
