@@ -14,6 +14,12 @@ SAN_FLAGS :=
 endif
 
 CC ?= cc
+# V=1 shows every command.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-missing-field-initializers
 CFLAGS ?= -O2 -g
@@ -57,65 +63,78 @@ lib: $(LIB_A) $(BUILD)/libgmem.so
 
 $(BUILD)/src/%.o: src/%.c include/gmem.h src/internal.h src/kvm_uapi.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=default -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=default -c $< -o $@
 
 $(LIB_A): $(LIB_OBJ)
-	rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)rm -f $@
+	@echo "  LD      $@"
+	$(Q)$(AR) rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJ) src/libgmem.map
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libgmem.so.$(SO_MAJOR) \
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libgmem.so.$(SO_MAJOR) \
 		-Wl,--version-script=src/libgmem.map -o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/libgmem.so: $(LIB_SO)
-	ln -sf libgmem.so.$(SO_VERSION) $(BUILD)/libgmem.so.$(SO_MAJOR)
-	ln -sf libgmem.so.$(SO_VERSION) $@
+	$(Q)ln -sf libgmem.so.$(SO_VERSION) $(BUILD)/libgmem.so.$(SO_MAJOR)
+	$(Q)ln -sf libgmem.so.$(SO_VERSION) $@
 
 # ---- guest programs ----
 $(BUILD)/guest/%.o: guest/%.S
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(BUILD)/guest/guest_lib.o: guest/guest_lib.c guest/guest_lib.h guest/ucall.h
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(BUILD)/guest/progs/%.o: guest/progs/%.c guest/guest_lib.h guest/ucall.h
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(BUILD)/guest/%.elf: $(BUILD)/guest/progs/%.o $(GUEST_LIB_OBJ) guest/guest.ld
-	$(CC) $(GUEST_LDFLAGS) -o $@ $(GUEST_LIB_OBJ) $<
+	@echo "  LD      $@"
+	$(Q)$(CC) $(GUEST_LDFLAGS) -o $@ $(GUEST_LIB_OBJ) $<
 
 $(BUILD)/guest/%.bin: $(BUILD)/guest/%.elf
-	objcopy -O binary $< $@
+	$(Q)objcopy -O binary $< $@
 
 # The images are embedded with .incbin; the list is generated from progs/.
 $(BUILD)/guest/images.S: $(GUEST_BINS) guest/mkimages.sh
-	sh guest/mkimages.sh $(BUILD)/guest $(GUEST_PROGS) > $@
+	$(Q)sh guest/mkimages.sh $(BUILD)/guest $(GUEST_PROGS) > $@
 
 $(BUILD)/guest/images.o: $(BUILD)/guest/images.S
-	$(CC) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) -c $< -o $@
 
 $(BUILD)/guest/runner.o: guest/runner.c guest/runner.h guest/ucall.h include/gmem.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iguest -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Iguest -c $< -o $@
 
 # ---- gmemctl ----
 $(BUILD)/tools/%.o: tools/%.c tools/gmemctl.h guest/runner.h include/gmem.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iguest -Itools -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Iguest -Itools -c $< -o $@
 
 $(GMEMCTL): $(TOOL_OBJ) $(RUNNER_OBJ) $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_OBJ) $(RUNNER_OBJ) $(LIB_A) $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_OBJ) $(RUNNER_OBJ) $(LIB_A) $(LDLIBS)
 
 # ---- tests ----
 $(BUILD)/tests/%.o: tests/%.c tests/harness.h guest/runner.h include/gmem.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iguest -Itests -Isrc -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Iguest -Itests -Isrc -c $< -o $@
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A) $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A) $(LDLIBS)
 
 check: all
 	sh tests/run-tests.sh $(BUILD)

@@ -134,9 +134,15 @@ struct gmem_file_args {
 	uint64_t reserved[4];
 };
 
-/* Do not map the file into this process (guest_memfd, memfd). */
+/* Do not map the file into this process (guest_memfd only). */
 #define GMEM_FILE_NO_HOST_MAP	(1U << 0)
-#define GMEM_FILE_FLAGS_ALL	(GMEM_FILE_NO_HOST_MAP)
+/*
+ * memfd only: back it with transparent huge pages where the host allows
+ * shmem THP (-EOPNOTSUPP with the reason otherwise).  Populate then faults
+ * through the mapping, so populated pages also count as touched.
+ */
+#define GMEM_FILE_THP		(1U << 1)
+#define GMEM_FILE_FLAGS_ALL	(GMEM_FILE_NO_HOST_MAP | GMEM_FILE_THP)
 
 int gmem_file_create(const struct gmem_file_args *args,
 		     struct gmem_file **out);

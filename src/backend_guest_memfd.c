@@ -85,6 +85,7 @@ static int gmfd_create(struct gmem_file *f, const struct gmem_file_args *a)
 					 strerror(err));
 		}
 		f->host_addr = p;
+		f->map_len = a->size;
 	}
 	f->fd = fd;
 	f->owner = a->vm;

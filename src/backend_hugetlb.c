@@ -89,7 +89,8 @@ static int huge_create(struct gmem_file *f, const struct gmem_file_args *a)
 				 (unsigned long long)avail,
 				 (unsigned long long)free_pages,
 				 (unsigned long long)resv);
-	ret = gmem_memfd_make(f, a, MFD_HUGETLB | (log2 << GMEM_MFD_HUGE_SHIFT));
+	ret = gmem_memfd_make(f, a, MFD_HUGETLB | (log2 << GMEM_MFD_HUGE_SHIFT),
+			      f->page_size);
 	if (ret == -ENOMEM)
 		return gmem_fail(ENOMEM, "hugetlb: the pool of %llu KiB pages "
 				 "could not reserve %llu pages (another user "

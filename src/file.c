@@ -44,6 +44,9 @@ static int check_args(const struct gmem_file_args *a,
 		if (ret < 0)
 			return ret;
 	}
+	if ((a->flags & GMEM_FILE_THP) && ops->id != GMEM_BACKEND_MEMFD)
+		return gmem_fail(EINVAL, "file: GMEM_FILE_THP is only for the "
+				 "memfd backend, not %s", ops->name);
 	if (a->page_size && ops->id != GMEM_BACKEND_HUGETLB)
 		return gmem_fail(EINVAL, "file: page_size is only for the "
 				 "hugetlb backend, not %s", ops->name);
@@ -113,7 +116,7 @@ void gmem_file_put(struct gmem_file *f)
 	/* First out of the registry, so no stats scan sees it half gone. */
 	gmem_registry_remove(f);
 	if (f->host_addr)
-		munmap(f->host_addr, f->size);
+		munmap(f->host_addr, f->map_len);
 	close(f->fd);
 	if (f->owner)
 		gmem_vm_put(f->owner);

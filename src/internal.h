@@ -25,6 +25,8 @@ int gmem_fail(int err, const char *fmt, ...)
 
 /* The probe, run once per process and then reused. */
 const struct gmem_host *gmem_host_cached(void);
+/* The bracketed choice of a sysfs mode file, or "unavailable". */
+void gmem_read_sysfs_mode(const char *path, char *out, size_t outlen);
 /* Open /dev/kvm close-on-exec; -errno with a reason on failure. */
 int gmem_open_kvm(void);
 
@@ -62,8 +64,9 @@ const struct gmem_backend_ops *gmem_backend_choose(const struct gmem_host *h,
 						   const struct gmem_file_args *a);
 
 /* Shared by the memfd-like backends (backend_memfd.c). */
+/* memfd_create, size, seal, and map at an address aligned to align. */
 int gmem_memfd_make(struct gmem_file *f, const struct gmem_file_args *args,
-		    unsigned int mfd_flags);
+		    unsigned int mfd_flags, uint64_t align);
 int gmem_fallocate_populate(struct gmem_file *f, uint64_t off, uint64_t len);
 int gmem_fallocate_punch(struct gmem_file *f, uint64_t off, uint64_t len);
 void gmem_fill_slot_from_mapping(const struct gmem_file *f, uint64_t off,
@@ -114,6 +117,8 @@ struct gmem_file {
 	uint64_t size;
 	uint64_t page_size;
 	void *host_addr;		/* NULL when not mapped */
+	size_t map_len;			/* what to munmap at host_addr */
+	bool thp;			/* memfd on transparent huge pages */
 	struct gmem_vm *owner;		/* guest_memfd: its VM (ref held) */
 	char name[64];
 

@@ -147,7 +147,7 @@ static void probe_hugepages(struct gmem_host *h)
 }
 
 /* Sysfs shows modes as "always [madvise] never": keep the bracketed one. */
-static void read_selected_mode(const char *path, char *out, size_t outlen)
+void gmem_read_sysfs_mode(const char *path, char *out, size_t outlen)
 {
 	char buf[256], *l, *r;
 	FILE *f = fopen(path, "re");
@@ -205,9 +205,9 @@ static void probe_all(struct gmem_host *h)
 	probe_kvm(h);
 	probe_memfd(h);
 	probe_hugepages(h);
-	read_selected_mode("/sys/kernel/mm/transparent_hugepage/enabled",
+	gmem_read_sysfs_mode("/sys/kernel/mm/transparent_hugepage/enabled",
 			   h->thp_enabled, sizeof(h->thp_enabled));
-	read_selected_mode("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+	gmem_read_sysfs_mode("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
 			   h->thp_shmem_enabled, sizeof(h->thp_shmem_enabled));
 	probe_numa(h);
 	h->iommu = access("/dev/iommu", F_OK) == 0;

@@ -5,6 +5,8 @@
  * pages back to the pool on discard, alignment errors, 2 MiB and 1 GiB.
  * Pools are resized for the test and restored when it exits.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -122,11 +124,95 @@ static void bad_alignment(void)
 	CHECK_OK(gmem_file_close(f));
 }
 
+#define SHMEM_THP "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+static char shmem_thp_saved[32];
+
+/* Write the shmem THP mode; the first call saves the host's for exit. */
+static bool shmem_thp_set(const char *mode);
+
+static void shmem_thp_restore(void)
+{
+	shmem_thp_set(shmem_thp_saved);
+}
+
+static bool shmem_thp_set(const char *mode)
+{
+	char buf[128], *l, *r;
+	FILE *f;
+
+	if (!shmem_thp_saved[0]) {
+		f = fopen(SHMEM_THP, "re");
+		if (!f || !fgets(buf, sizeof(buf), f) ||
+		    !(l = strchr(buf, '[')) || !(r = strchr(l, ']'))) {
+			if (f)
+				fclose(f);
+			t_skip("cannot read %s", SHMEM_THP);
+			return false;
+		}
+		fclose(f);
+		*r = '\0';
+		snprintf(shmem_thp_saved, sizeof(shmem_thp_saved), "%s", l + 1);
+		atexit(shmem_thp_restore);
+	}
+	f = fopen(SHMEM_THP, "we");
+	if (!f || fprintf(f, "%s\n", mode) < 0 || fclose(f) != 0) {
+		t_skip("cannot set %s (needs root)", SHMEM_THP);
+		return false;
+	}
+	return true;
+}
+
+static uint64_t meminfo_kb(const char *key)
+{
+	char line[256];
+	unsigned long long kb = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			sscanf(line + strlen(key) + 1, "%llu", &kb);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* With shmem THP off, the THP option says why; on, it gets huge pages. */
+static void memfd_thp(void)
+{
+	struct gmem_file_args a = { 0 };
+	struct gmem_file *f = NULL;
+	uint64_t huge0;
+
+	a.size = 16 * MIB;
+	a.backend = GMEM_BACKEND_MEMFD;
+	a.flags = GMEM_FILE_THP;
+	T_SKIP_UNLESS(shmem_thp_set("never"));
+	CHECK_ERR(gmem_file_create(&a, &f), EOPNOTSUPP);
+	CHECK(strstr(gmem_last_error(), "shmem_enabled=never"));
+	T_SKIP_UNLESS(shmem_thp_set("advise"));
+	huge0 = meminfo_kb("ShmemHugePages");
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK((uintptr_t)gmem_file_host_addr(f) % (2 * MIB) == 0);
+	CHECK_OK(gmem_populate(f, 0, 16 * MIB));
+	/* Direct allocation of huge pages can fall short when memory is
+	 * fragmented; most of them must be huge. */
+	CHECK(meminfo_kb("ShmemHugePages") - huge0 >= 8 * 1024);
+	CHECK_OK(gmem_discard(f, 0, 16 * MIB));
+	CHECK(meminfo_kb("ShmemHugePages") == huge0);
+	CHECK_OK(gmem_file_close(f));
+	a.backend = GMEM_BACKEND_HUGETLB;
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "only for the memfd backend"));
+	shmem_thp_restore();
+}
+
 static const struct t_case cases[] = {
 	T_CASE(lifecycle_2m),
 	T_CASE(lifecycle_1g),
 	T_CASE(pool_too_small_names_pages),
 	T_CASE(reservation_protects_the_guest),
 	T_CASE(bad_alignment),
+	T_CASE(memfd_thp),
 };
 T_MAIN(cases)
