@@ -137,6 +137,20 @@ static void demo_memfd(void)
 	demo_runs_a_guest("memfd");
 }
 
+static void bench_host_part_runs(void)
+{
+	const char *args[] = { "bench", "--host", "--size", "8M", "--json",
+			       NULL };
+	const char *bad[] = { "bench", "--size", "3M", NULL };
+
+	CHECK(t_gmemctl(args) == 0);
+	CHECK(t_json_valid(strstr(t_out, "{\"size\"")));
+	CHECK(strstr(t_out, "\"what\": \"memfd, gmem_populate\""));
+	CHECK(strstr(t_out, "\"what\": \"memfd, gmem_discard\""));
+	CHECK(t_gmemctl(bad) == 2);
+	CHECK(strstr(t_out, "multiple of 2 MiB"));
+}
+
 static const struct t_case cases[] = {
 	T_CASE(json_checker_rejects_garbage),
 	T_CASE(probe_prints_every_section),
@@ -144,6 +158,7 @@ static const struct t_case cases[] = {
 	T_CASE(bad_command_and_options),
 	T_CASE(demo_rejects_bad_options),
 	T_CASE(demo_fails_clearly),
+	T_CASE(bench_host_part_runs),
 	T_CASE(demo_guest_memfd),
 	T_CASE(demo_memfd),
 };

@@ -16,6 +16,7 @@ static const struct command commands[] = {
 	{ "probe", cmd_probe, "show what this host offers for guest memory" },
 	{ "demo", cmd_demo, "run a guest on gmem memory, discard, check, report" },
 	{ "stats", cmd_stats, "show the guest memory processes hold, meminfo-style" },
+	{ "bench", cmd_bench, "time populate, discard and guest walks side by side" },
 };
 
 static void usage(FILE *f)

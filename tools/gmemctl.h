@@ -13,6 +13,7 @@
 int cmd_probe(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* "256M", "4G", "4096", "2MiB": binary units.  -EINVAL on anything else. */
 int parse_size(const char *s, uint64_t *out);
