@@ -52,10 +52,24 @@ static bool slot_used(const struct gmem_vm *vm, uint32_t slot)
 }
 
 /* Under vm->lock: pick or check the slot, and reject overlaps. */
-static int place(struct gmem_vm *vm, const struct gmem_bind_args *a,
-		 uint32_t *slot)
+static int place(struct gmem_vm *vm, const struct gmem_file *f,
+		 const struct gmem_bind_args *a, uint32_t *slot)
 {
 	for (const struct gmem_binding *b = vm->bindings; b; b = b->next) {
+		/*
+		 * KVM binds each byte of a guest_memfd to one memslot at most
+		 * (its VM is the only one it can be bound in, so looking in
+		 * this VM finds every binding of the file).
+		 */
+		if (f->owner && b->file == f &&
+		    a->offset < b->offset + b->length &&
+		    b->offset < a->offset + a->length)
+			return gmem_fail(EEXIST, "bind: guest_memfd range "
+					 "0x%llx+0x%llx is already bound at slot "
+					 "%u; KVM maps each byte of a guest_memfd "
+					 "through one memslot only",
+					 (unsigned long long)a->offset,
+					 (unsigned long long)a->length, b->slot);
 		if (a->gpa < b->gpa + b->length && b->gpa < a->gpa + a->length)
 			return gmem_fail(EEXIST, "bind: guest range "
 					 "0x%llx+0x%llx overlaps slot %u at "
@@ -118,7 +132,7 @@ int gmem_bind(struct gmem_vm *vm, struct gmem_file *file,
 		ret = gmem_fail(ESHUTDOWN, "bind: the VM is closed");
 		goto unlock;
 	}
-	ret = place(vm, args, &b->slot);
+	ret = place(vm, file, args, &b->slot);
 	if (ret < 0)
 		goto unlock;
 	ret = gmem_vm_set_slot(vm, b, true);

@@ -74,6 +74,7 @@ static void demo_rejects_bad_options(void)
 		{ "demo", "--host-nodes", "0-", NULL },
 		{ "demo", "--page-size", "2M", NULL },	/* not hugetlb */
 		{ "demo", "--page-size", "huge", NULL },
+		{ "demo", "--discard-offset", "3000", NULL },	/* unaligned */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -34,14 +34,14 @@ static int make_huge(uint64_t size, uint64_t psz, struct gmem_file **f)
 	return gmem_file_create(&a, f);
 }
 
-static void lifecycle(uint64_t psz, uint64_t pages)
+static void lifecycle(uint64_t psz, uint64_t pages, uint64_t pool)
 {
 	struct gmem_file_stats st;
 	struct gmem_file *f;
 	uint64_t free0, resv0, size = pages * psz;
 	uint8_t *p;
 
-	T_SKIP_UNLESS(t_hugepool_set(psz, pages + 1));
+	T_SKIP_UNLESS(t_hugepool_set(psz, pool));
 	free0 = pool_free(psz);
 	resv0 = pool_resv(psz);
 	CHECK_OK(make_huge(size, psz, &f));
@@ -75,12 +75,12 @@ static void lifecycle(uint64_t psz, uint64_t pages)
 
 static void lifecycle_2m(void)
 {
-	lifecycle(2 * MIB, 4);
+	lifecycle(2 * MIB, 4, 5);
 }
 
 static void lifecycle_1g(void)
 {
-	lifecycle(GIB, 1);
+	lifecycle(GIB, 1, 1);
 }
 
 /* A pool too small is refused at creation, with the numbers. */

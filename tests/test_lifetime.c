@@ -5,6 +5,9 @@
  * sequences from the seed thread come first.
  */
 #include <string.h>
+#include <sys/ioctl.h>
+
+#include <linux/kvm.h>
 
 #include "harness.h"
 #include "runner.h"
@@ -214,17 +217,28 @@ static void unbind_under_live_vcpu_ends_access(void)
 	guest_destroy(&g);
 }
 
+/* Whether the vCPU's page walk reaches memory: KVM_TRANSLATE of gva. */
+static int translates(int vcpu_fd, uint64_t gva)
+{
+	struct kvm_translation tr = { .linear_address = gva };
+
+	if (ioctl(vcpu_fd, KVM_TRANSLATE, &tr) < 0)
+		return -1;
+	return tr.valid;
+}
+
 /*
  * Closing the VM handle while a vCPU fd still holds the kernel's VM must
- * end its memslots all the same (bind and unbind stay symmetric): the
- * guest can no longer run from the memory, and teardown stays clean.
+ * end its memslots all the same (bind and unbind stay symmetric).  The
+ * vCPU's page walk shows it: the tables lived in a slot that is gone.
+ * (Running the guest there is up to KVM: it may hang, so it is not done.)
  */
 static void vm_close_under_live_vcpu_ends_slots(void)
 {
 	struct guest_config cfg = { 0 };
+	struct gmem_file_stats st;
 	struct gmem_vm *vm;
 	struct guest g;
-	uint64_t v;
 	int fds;
 
 	T_SKIP_UNLESS(t_need_kvm());
@@ -235,11 +249,12 @@ static void vm_close_under_live_vcpu_ends_slots(void)
 	cfg.vm = vm;
 	CHECK(guest_create(&g, &cfg) == 0);
 	CHECK(guest_memcmd_start(&g) == 0);
-	CHECK(guest_memcmd(&g, MEMCMD_WRITE64, 3 * MIB, 42, 0, 0, NULL) == 0);
+	CHECK(translates(g.vcpu_fd, GUEST_CODE_GPA) == 1);
 	CHECK_OK(gmem_vm_close(vm));
 	CHECK_ERR(gmem_binding_slot(g.ram_binding), ENOTCONN);
-	/* Code, stack and data are gone from the guest: it cannot answer. */
-	CHECK(guest_memcmd(&g, MEMCMD_READ64, 3 * MIB, 0, 0, 0, &v) < 0);
+	CHECK_OK(gmem_file_stats(g.ram, &st));
+	CHECK(st.bindings == 0);
+	CHECK(translates(g.vcpu_fd, GUEST_CODE_GPA) == 0);
 	guest_destroy(&g);
 	CHECK(t_count_fds() == fds);
 }

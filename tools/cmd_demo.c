@@ -98,6 +98,7 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool off_given = false;
+	uint64_t psz;
 	int c;
 
 	o->backend = GMEM_BACKEND_GUEST_MEMFD;
@@ -167,10 +168,20 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 	if (o->size < 2 * GUEST_BOOT_SIZE)
 		return usage_error("demo", "--size must be at least %llu MiB",
 				   (unsigned long long)(2 * GUEST_BOOT_SIZE >> 20));
+	/* The hole is in whole backend pages, outside the boot region. */
+	psz = o->backend != GMEM_BACKEND_HUGETLB ? 4096 :
+	      o->page_size ? o->page_size : 2ULL << 20;
 	if (!off_given)
-		o->discard_off = o->size / 2;
-	if (!o->discard_given)
-		o->discard_len = o->size / 4;
+		o->discard_off = (o->size / 2 + psz - 1) / psz * psz;
+	if (!o->discard_given) {
+		o->discard_len = o->size / 4 / psz * psz;
+		if (!o->discard_len)
+			o->discard_len = psz;
+	}
+	if (o->discard_off % psz || o->discard_len % psz || o->size % psz)
+		return usage_error("demo", "the size and the hole must be "
+				   "multiples of the page size (%llu KiB)",
+				   (unsigned long long)(psz >> 10));
 	if (o->discard_off < GUEST_BOOT_SIZE)
 		return usage_error("demo", "the hole must not cover the guest's "
 				   "boot region (the first %llu MiB)",
@@ -178,7 +189,9 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 	if (o->discard_len == 0 || o->discard_off >= o->size ||
 	    o->discard_len > o->size - o->discard_off)
 		return usage_error("demo", "the hole must be non-empty and lie "
-				   "inside the guest's RAM");
+				   "inside the guest's RAM, after the boot region "
+				   "(with %llu KiB pages, use a larger --size)",
+				   (unsigned long long)(psz >> 10));
 	return 0;
 }
 

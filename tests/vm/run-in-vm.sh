@@ -10,7 +10,7 @@
 # failed before reporting a status.  Harness messages go to stderr.
 #
 # Env (all optional):
-#   GMEM_VM_TIMEOUT=600        hard limit in seconds for the whole VM run
+#   GMEM_VM_TIMEOUT=600        hard limit in seconds for one VM boot + run
 #   GMEM_VM_MEM=2G  GMEM_VM_SMP=2
 #   GMEM_VM_CPU=max            QEMU -cpu model (must expose svm under TCG)
 #   GMEM_VM_KVM_AMD_PARAMS=    e.g. "npt=0" or "nested=0"
@@ -20,7 +20,11 @@
 #                              (ELF files get their shared libraries too)
 #   GMEM_VM_APPEND=            extra kernel command line
 #   GMEM_VM_QEMU_ARGS=         extra QEMU arguments (word-split)
+#   GMEM_VM_TCG_THREAD=single  TCG threading (multi = MTTCG, see boot_vm)
+#   GMEM_VM_BOOT_RETRIES=2     reboots allowed if the VM dies before CMD starts
 #   GMEM_VM_VERBOSE=1          echo the whole boot log to stderr
+#   GMEM_VM_KERNEL=trixie-backports  Debian suite of the VM kernel (see setup.sh);
+#                              "bookworm" for Debian 12's 6.1
 #   GMEM_VM_CACHE              as in setup.sh
 set -u
 
@@ -46,13 +50,20 @@ else
 fi
 export GMEM_VM_CACHE=$CACHE
 
-# Make sure tools and kernel are there (fast no-op when they are).
+suite=${GMEM_VM_KERNEL:-trixie-backports}
+host_suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+
+# Make sure tools and kernel are there (setup.sh is idempotent).
 if ! command -v qemu-system-x86_64 >/dev/null || ! [ -x /bin/busybox ] ||
-	! command -v cpio >/dev/null || ! [ -L "$CACHE/current" ]; then
+	! command -v cpio >/dev/null || ! [ -L "$CACHE/$suite" ]; then
 	"$here/setup.sh" || { log "setup.sh failed"; exit 125; }
 fi
+if ! [ -L "$CACHE/$suite" ] && [ -L "$CACHE/$host_suite" ]; then
+	log "warning: no $suite kernel; using the $host_suite one"
+	suite=$host_suite
+fi
 
-kroot=$CACHE/current
+kroot=$CACHE/$suite
 krel=$(ls "$kroot/lib/modules" | head -n 1)
 kernel=$kroot/boot/vmlinuz-$krel
 moddir=$kroot/lib/modules/$krel
@@ -120,10 +131,13 @@ done
 
 is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
 : >"$tmp/libs"
+# shellcheck disable=SC2086
 find "$workdir" ${GMEM_VM_EXTRA:-} -type f 2>/dev/null | while IFS= read -r f; do
 	is_elf "$f" || continue
 	# "libx.so => /path/libx.so (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
-	ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$tmp/libs"
+	ldd "$f" >"$tmp/ldd.out" 2>/dev/null || continue
+	grep -o '/[^ ]*' "$tmp/ldd.out" >>"$tmp/libs"
+	grep 'not found' "$tmp/ldd.out" | sed "s|^[[:space:]]*|$me: warning: $f: |" >&2
 done
 sort -u "$tmp/libs" | while IFS= read -r lib; do
 	[ -e "$root$lib" ] && continue
@@ -201,67 +215,94 @@ chmod +x "$root/init"
 # --- boot ----------------------------------------------------------------------
 append="console=ttyS0 loglevel=1 quiet panic=-1 rdinit=/init mitigations=off ${GMEM_VM_APPEND:-}"
 status_file=$tmp/status
+begun_file=$tmp/begun
 mkfifo "$tmp/console"
-# shellcheck disable=SC2086
-timeout -k 10 "${GMEM_VM_TIMEOUT:-600}" \
-	qemu-system-x86_64 -nodefaults -no-user-config -nographic \
-	-accel tcg -cpu "${GMEM_VM_CPU:-max}" \
-	-m "${GMEM_VM_MEM:-2G}" -smp "${GMEM_VM_SMP:-2}" \
-	-monitor none -serial stdio -no-reboot \
-	-kernel "$kernel" -initrd "$tmp/initrd.cpio" -append "$append" \
-	${GMEM_VM_QEMU_ARGS:-} </dev/null >"$tmp/console" 2>"$tmp/qemu.err" &
-qpid=$!
+qpid='' apid=''
 stop_vm() { # EXIT-CODE: kill QEMU, let the reader drain, then exit (EXIT trap cleans up)
-	kill "$qpid" 2>/dev/null
-	wait "$qpid" 2>/dev/null
-	[ -n "${apid:-}" ] && wait "$apid" 2>/dev/null
+	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
+	[ -n "$apid" ] && wait "$apid" 2>/dev/null
 	exit "$1"
 }
 trap 'stop_vm 130' INT
 trap 'stop_vm 143' TERM
 
-# Boot noise goes to a log; the command's output (between the markers) to stdout.
-awk -v nonce="$nonce" -v status_file="$status_file" -v verbose="${GMEM_VM_VERBOSE:-0}" \
-	-v bootlog="$tmp/boot.log" '
-BEGIN { state = 0 }   # 0 booting, 1 command running, 2 after the command
-{
-	if (state == 1) {
-		if (match($0, "VM-EXIT-STATUS=[0-9]+ " nonce)) {
-			if (RSTART > 1) printf "%s", substr($0, 1, RSTART - 1)
-			st = substr($0, RSTART + 15)
-			sub(" .*", "", st)
-			print st > status_file
-			close(status_file)
-			state = 2
-		} else
-			print
-	} else {
-		print > bootlog
-		if (verbose == 1) print > "/dev/stderr"
-		else if (match($0, /gmem-vm: .*/)) print substr($0, RSTART) > "/dev/stderr"
-		if (state == 0 && index($0, "GMEM-VM-BEGIN " nonce) == 1) state = 1
-	}
-	fflush()
-}' <"$tmp/console" &
-apid=$!
-# Waiting with the builtin (not a foreground pipeline) lets the traps fire at once.
-wait "$apid"
-wait "$qpid"
-qemu_rc=$?
+# One boot.  Boot noise goes to a log; the command's output (between the
+# markers) to stdout.  Sets qemu_rc.
+boot_vm() {
+	rm -f "$status_file" "$begun_file"
+	# thread=single: multi-threaded TCG occasionally oopses the guest kernel
+	# (int3 during boot-time code patching on another vCPU); single is as fast here.
+	# shellcheck disable=SC2086
+	timeout -k 10 "${GMEM_VM_TIMEOUT:-600}" \
+		qemu-system-x86_64 -nodefaults -no-user-config -nographic \
+		-accel "tcg,thread=${GMEM_VM_TCG_THREAD:-single}" -cpu "${GMEM_VM_CPU:-max}" \
+		-m "${GMEM_VM_MEM:-2G}" -smp "${GMEM_VM_SMP:-2}" \
+		-monitor none -serial stdio -no-reboot \
+		-kernel "$kernel" -initrd "$tmp/initrd.cpio" -append "$append" \
+		${GMEM_VM_QEMU_ARGS:-} </dev/null >"$tmp/console" 2>"$tmp/qemu.err" &
+	qpid=$!
+	awk -v nonce="$nonce" -v status_file="$status_file" -v begun_file="$begun_file" \
+		-v verbose="${GMEM_VM_VERBOSE:-0}" -v bootlog="$tmp/boot.log" '
+	BEGIN { state = 0 }   # 0 booting, 1 command running, 2 after the command
+	{
+		if (state == 1) {
+			if (match($0, "VM-EXIT-STATUS=[0-9]+ " nonce)) {
+				if (RSTART > 1) printf "%s", substr($0, 1, RSTART - 1)
+				st = substr($0, RSTART + 15)
+				sub(" .*", "", st)
+				print st > status_file
+				close(status_file)
+				state = 2
+			} else
+				print
+		} else {
+			print > bootlog
+			if (verbose == 1) print > "/dev/stderr"
+			else if (match($0, /gmem-vm: .*/)) print substr($0, RSTART) > "/dev/stderr"
+			if (state == 0 && index($0, "GMEM-VM-BEGIN " nonce) == 1) {
+				state = 1
+				print "" > begun_file
+				close(begun_file)
+			}
+		}
+		fflush()
+	}' <"$tmp/console" &
+	apid=$!
+	# Waiting with the builtin (not a foreground pipeline) lets the traps fire at once.
+	wait "$apid"
+	wait "$qpid"
+	qemu_rc=$?
+	qpid='' apid=''
+}
 
-if [ -s "$status_file" ]; then
-	exit "$(cat "$status_file")"
-fi
-if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
-	log "timed out after ${GMEM_VM_TIMEOUT:-600}s"
-	code=124
-else
+report_failure() {
+	if [ "${GMEM_VM_VERBOSE:-0}" != 1 ]; then
+		log "last boot log lines:"
+		tail -n 30 "$tmp/boot.log" 2>/dev/null | sed 's/^/  /' >&2
+	fi
+	[ -s "$tmp/qemu.err" ] && sed 's/^/qemu: /' "$tmp/qemu.err" >&2
+}
+
+# A VM that dies before the command started (guest kernel oops under TCG) is
+# booted again; once the command has started it is never re-run.
+attempt=0
+while :; do
+	attempt=$((attempt + 1))
+	boot_vm
+	if [ -s "$status_file" ]; then
+		exit "$(cat "$status_file")"
+	fi
+	if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
+		log "timed out after ${GMEM_VM_TIMEOUT:-600}s"
+		report_failure
+		exit 124
+	fi
+	if [ ! -e "$begun_file" ] && [ "$attempt" -le "${GMEM_VM_BOOT_RETRIES:-2}" ]; then
+		log "warning: VM died while booting (qemu exit $qemu_rc); booting again"
+		report_failure
+		continue
+	fi
 	log "VM ended without reporting a status (qemu exit $qemu_rc)"
-	code=125
-fi
-if [ "${GMEM_VM_VERBOSE:-0}" != 1 ]; then
-	log "last boot log lines:"
-	tail -n 30 "$tmp/boot.log" 2>/dev/null | sed 's/^/  /' >&2
-fi
-[ -s "$tmp/qemu.err" ] && sed 's/^/qemu: /' "$tmp/qemu.err" >&2
-exit "$code"
+	report_failure
+	exit 125
+done
