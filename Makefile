@@ -142,7 +142,13 @@ check: all
 clean:
 	rm -rf build build-asan
 
-# The main job: a guest on gmem memory, with a report.
+# The main job: a guest on gmem memory, with a report.  Without /dev/kvm
+# here, it runs in an emulated machine that has KVM (tests/vm).
 .PHONY: demo
 demo: $(GMEMCTL)
-	$(GMEMCTL) demo
+	@if [ -e /dev/kvm ]; then \
+		$(GMEMCTL) demo; \
+	else \
+		echo "== /dev/kvm is missing here; running the demo in an emulated machine with KVM (tests/vm)"; \
+		tests/vm/run-in-vm.sh $(BUILD) -- ./gmemctl demo; \
+	fi

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "gmem.h"
 #include "gmemctl.h"
@@ -342,6 +343,7 @@ static void report_human(const struct demo *d, int ret)
 	const struct demo_opts *o = &d->o;
 	char a[32], b[32], c[32];
 	double mib = (double)(o->size - GUEST_BOOT_SIZE) / (1 << 20);
+	struct utsname u;
 
 	if (!d->g.ram_binding) {
 		printf("gmem demo: could not start a guest on %s memory: %s\n"
@@ -357,6 +359,8 @@ static void report_human(const struct demo *d, int ret)
 		printf("  backend        %s, page %s, host-mapped\n",
 		       gmem_backend_name(gmem_file_backend(d->g.ram)),
 		       format_size(gmem_file_page_size(d->g.ram), a, sizeof(a)));
+	if (uname(&u) == 0)
+		printf("  host kernel    Linux %s %s\n", u.release, u.machine);
 	printf("  guest RAM      %s at guest-physical 0, boot region %s\n",
 	       format_size(o->size, a, sizeof(a)),
 	       format_size(GUEST_BOOT_SIZE, b, sizeof(b)));
