@@ -435,6 +435,55 @@ void guest_destroy(struct guest *g)
 	g->vm = NULL;
 }
 
+/* Look name up in the binary stats of fd (KVM_GET_STATS_FD). */
+static int read_stat(int fd, const char *name, uint64_t *value)
+{
+	struct kvm_stats_header h;
+	size_t dsize;
+	char *descs;
+	int sfd, ret = -ENOENT;
+
+	sfd = ioctl(fd, KVM_GET_STATS_FD, NULL);
+	if (sfd < 0)
+		return -errno;
+	if (pread(sfd, &h, sizeof(h), 0) != sizeof(h)) {
+		close(sfd);
+		return -EIO;
+	}
+	dsize = sizeof(struct kvm_stats_desc) + h.name_size;
+	descs = calloc(h.num_desc, dsize);
+	if (!descs) {
+		close(sfd);
+		return -ENOMEM;
+	}
+	if (pread(sfd, descs, h.num_desc * dsize, h.desc_offset) ==
+	    (ssize_t)(h.num_desc * dsize)) {
+		for (uint32_t i = 0; i < h.num_desc; i++) {
+			struct kvm_stats_desc *d =
+				(struct kvm_stats_desc *)(descs + i * dsize);
+
+			if (strncmp(d->name, name, h.name_size))
+				continue;
+			ret = pread(sfd, value, sizeof(*value),
+				    h.data_offset + d->offset) ==
+			      sizeof(*value) ? 0 : -EIO;
+			break;
+		}
+	}
+	free(descs);
+	close(sfd);
+	return ret;
+}
+
+int guest_kvm_stat(struct guest *g, const char *name, uint64_t *value)
+{
+	int ret = read_stat(gmem_vm_fd(g->vm), name, value);
+
+	if (ret == -ENOENT)
+		ret = read_stat(g->vcpu_fd, name, value);
+	return ret;
+}
+
 static int expect(struct guest *g, const struct guest_ucall *uc, uint64_t cmd)
 {
 	if (uc->cmd != cmd)

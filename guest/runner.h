@@ -60,6 +60,13 @@ int guest_run(struct guest *g, struct guest_ucall *uc);
 /* Tear down in the order a VMM would; safe on a partly created guest. */
 void guest_destroy(struct guest *g);
 
+/*
+ * A KVM statistic by name, from the VM's binary stats ("pages_4k",
+ * "pages_2m", "pages_1g") or else the vCPU's ("pf_taken", "exits", ...).
+ * -ENOENT if this kernel has no such statistic.
+ */
+int guest_kvm_stat(struct guest *g, const char *name, uint64_t *value);
+
 /* The memcmd program: load it and run to its first request. */
 int guest_memcmd_start(struct guest *g);
 /* Have the memcmd guest do op; *result gets its answer. */
