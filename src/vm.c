@@ -171,15 +171,21 @@ int gmem_vm_set_slot(struct gmem_vm *vm, const struct gmem_binding *b,
 
 int gmem_vm_close(struct gmem_vm *vm)
 {
+	struct gmem_file **files;
 	struct gmem_binding *b, *next;
+	size_t n = 0;
 	int ret = 0;
 
 	if (!vm)
 		return gmem_fail(EINVAL, "gmem_vm_close: vm is NULL");
 	pthread_mutex_lock(&vm->lock);
 	vm->closed = true;
+	for (b = vm->bindings; b; b = b->next)
+		n++;
+	/* The files go back after unlocking; see below. */
+	files = calloc(n ? n : 1, sizeof(*files));
+	n = 0;
 	for (b = vm->bindings; b; b = next) {
-		next = b->next;
 		/*
 		 * Delete every slot, even in our own VM: vCPU fds and
 		 * guest_memfd files hold the kernel's VM alive past close(),
@@ -189,10 +195,15 @@ int gmem_vm_close(struct gmem_vm *vm)
 
 		if (r < 0 && !ret)
 			ret = r;
+		next = b->next;
 		b->attached = false;
 		b->next = NULL;
 		__atomic_sub_fetch(&b->file->bindings, 1, __ATOMIC_RELAXED);
-		gmem_file_put(b->file);
+		if (files)
+			files[n++] = b->file;
+		else
+			gmem_file_put(b->file);	/* no memory: put it now */
+		/* gmem_unbind() sees NULL: the VM gave the file back. */
 		b->file = NULL;
 	}
 	vm->bindings = NULL;
@@ -201,6 +212,13 @@ int gmem_vm_close(struct gmem_vm *vm)
 		vm->fd = -1;
 	}
 	pthread_mutex_unlock(&vm->lock);
+	/*
+	 * Outside the lock: the last reference frees a file, which takes the
+	 * stats registry lock, and the lock order is registry, then VM.
+	 */
+	for (size_t i = 0; i < n; i++)
+		gmem_file_put(files[i]);
+	free(files);
 	gmem_vm_put(vm);
 	return ret;
 }

@@ -4,6 +4,7 @@
  * no use-after-free (run under ASan and valgrind), no leaked fd.  The two
  * sequences from the seed thread come first.
  */
+#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -259,6 +260,64 @@ static void vm_close_under_live_vcpu_ends_slots(void)
 	CHECK(t_count_fds() == fds);
 }
 
+static volatile int stop_reader;
+
+static void *read_stats(void *arg)
+{
+	struct gmem_stats s;
+
+	(void)arg;
+	while (!__atomic_load_n(&stop_reader, __ATOMIC_ACQUIRE))
+		gmem_stats(&s);
+	return NULL;
+}
+
+/*
+ * Process-wide figures are read while VMs, files and bindings come and
+ * go in every order: no deadlock (lock order registry, VM, file) and no
+ * use of a freed object (ASan and valgrind runs).
+ */
+static void stats_while_closing(void)
+{
+	pthread_t reader;
+	int fds;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	fds = t_count_fds();
+	stop_reader = 0;
+	CHECK(pthread_create(&reader, NULL, read_stats, NULL) == 0);
+	for (int i = 0; i < 60 && !t_failed(); i++) {
+		struct gmem_file_stats st;
+		struct gmem_vm *vm;
+		struct gmem_file *f;
+		struct gmem_binding *b;
+
+		if (gmem_vm_create(&vm) < 0 ||
+		    make_file(vm, GMEM_BACKEND_MEMFD, &f) < 0 ||
+		    make_binding(vm, f, &b) < 0) {
+			t_fail(__FILE__, __LINE__, "%s", gmem_last_error());
+			break;
+		}
+		gmem_vm_stats(vm, &st);
+		if (i % 3 == 0) {
+			gmem_vm_close(vm);
+			gmem_file_close(f);
+			gmem_unbind(b);
+		} else if (i % 3 == 1) {
+			gmem_file_close(f);
+			gmem_unbind(b);
+			gmem_vm_close(vm);
+		} else {
+			gmem_unbind(b);
+			gmem_vm_close(vm);
+			gmem_file_close(f);
+		}
+	}
+	__atomic_store_n(&stop_reader, 1, __ATOMIC_RELEASE);
+	pthread_join(reader, NULL);
+	CHECK(t_count_fds() == fds);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(seed1_guest_memfd),
 	T_CASE(seed1_memfd),
@@ -269,5 +328,6 @@ static const struct t_case cases[] = {
 	T_CASE(guest_runs_after_file_close),
 	T_CASE(unbind_under_live_vcpu_ends_access),
 	T_CASE(vm_close_under_live_vcpu_ends_slots),
+	T_CASE(stats_while_closing),
 };
 T_MAIN(cases)
