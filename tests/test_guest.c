@@ -309,6 +309,44 @@ static void populated_memory_reads_zero(void)
 	guest_destroy(&g);
 }
 
+/*
+ * A guest whose whole RAM, boot region included, is one 1 GiB page: it
+ * reads what the host wrote and the host reads what it wrote, at the top of
+ * the page too.
+ */
+static void exchange_hugetlb_1g(void)
+{
+	struct guest_config cfg = { 0 };
+	const uint64_t top = GIB - 4 * MIB;
+	struct gmem_file_stats st;
+	uint64_t *host, res;
+	struct guest g;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	T_SKIP_UNLESS(t_hugepool_set(GIB, 1));
+	cfg.backend = GMEM_BACKEND_HUGETLB;
+	cfg.page_size = GIB;
+	cfg.ram_size = GIB;
+	if (guest_create(&g, &cfg) < 0) {
+		t_fail(__FILE__, __LINE__, "guest_create: %s", g.error);
+		return;
+	}
+	CHECK(gmem_file_page_size(g.ram) == GIB);
+	host = (uint64_t *)(g.ram_host + top);
+	for (uint64_t i = 0; i < 2 * MIB / 8; i++)
+		host[i] = guest_pattern(SEED, i);
+	CHECK(guest_memcmd_start(&g) == 0);
+	MEMCMD(&g, MEMCMD_CHECK, top, 2 * MIB, SEED, 0, &res);
+	CHECK(res == GUEST_CHECK_OK);
+	MEMCMD(&g, MEMCMD_FILL, top + 2 * MIB, 2 * MIB, SEED + 1, 0, NULL);
+	for (uint64_t i = 0; i < 2 * MIB / 8; i += 512)
+		CHECK(host[2 * MIB / 8 + i] == guest_pattern(SEED + 1, i));
+	CHECK(guest_memcmd_stop(&g) == 0);
+	CHECK_OK(gmem_file_stats(g.ram, &st));
+	CHECK(st.hugepages == 1);
+	guest_destroy(&g);
+}
+
 /* What the guest touches shows in the figures; what is discarded leaves. */
 static void guest_touch_is_accounted(enum gmem_backend backend)
 {
@@ -447,6 +485,7 @@ static const struct t_case cases[] = {
 	T_CASE(exchange_memfd),
 	T_CASE(exchange_guest_memfd),
 	T_CASE(exchange_hugetlb),
+	T_CASE(exchange_hugetlb_1g),
 	T_CASE(discard_memfd),
 	T_CASE(discard_guest_memfd),
 	T_CASE(discard_hugetlb),
