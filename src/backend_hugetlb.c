@@ -14,19 +14,11 @@
 static uint64_t read_pool_value(uint64_t page_size, const char *field)
 {
 	char path[128];
-	unsigned long long v = 0;
-	FILE *f;
 
 	snprintf(path, sizeof(path),
 		 "/sys/kernel/mm/hugepages/hugepages-%llukB/%s",
 		 (unsigned long long)(page_size >> 10), field);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
+	return gmem_read_u64(path);
 }
 
 static bool host_has_size(const struct gmem_host *h, uint64_t size)

@@ -25,6 +25,8 @@ int gmem_fail(int err, const char *fmt, ...)
 
 /* The probe, run once per process and then reused. */
 const struct gmem_host *gmem_host_cached(void);
+/* The number a sysfs or proc file holds, or 0. */
+uint64_t gmem_read_u64(const char *path);
 /* The bracketed choice of a sysfs mode file, or "unavailable". */
 void gmem_read_sysfs_mode(const char *path, char *out, size_t outlen);
 /* Open /dev/kvm close-on-exec; -errno with a reason on failure. */

@@ -99,7 +99,7 @@ static void probe_memfd(struct gmem_host *h)
 	}
 }
 
-static uint64_t read_u64_file(const char *path)
+uint64_t gmem_read_u64(const char *path)
 {
 	unsigned long long v = 0;
 	FILE *f = fopen(path, "re");
@@ -137,9 +137,9 @@ static void probe_hugepages(struct gmem_host *h)
 		p = &h->hugepages[h->nr_hugepage_sizes++];
 		p->page_size = kb * 1024;
 		snprintf(path, sizeof(path), "%s/%s/nr_hugepages", dir, e->d_name);
-		p->total = read_u64_file(path);
+		p->total = gmem_read_u64(path);
 		snprintf(path, sizeof(path), "%s/%s/free_hugepages", dir, e->d_name);
-		p->free = read_u64_file(path);
+		p->free = gmem_read_u64(path);
 	}
 	closedir(d);
 	qsort(h->hugepages, h->nr_hugepage_sizes, sizeof(h->hugepages[0]),
