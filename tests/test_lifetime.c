@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 
 #include <linux/kvm.h>
@@ -267,8 +268,12 @@ static void *read_stats(void *arg)
 	struct gmem_stats s;
 
 	(void)arg;
-	while (!__atomic_load_n(&stop_reader, __ATOMIC_ACQUIRE))
+	/* Pause between reads: under valgrind threads take turns, and a
+	 * spinning reader would starve the closing thread. */
+	while (!__atomic_load_n(&stop_reader, __ATOMIC_ACQUIRE)) {
 		gmem_stats(&s);
+		usleep(200);
+	}
 	return NULL;
 }
 
@@ -286,7 +291,7 @@ static void stats_while_closing(void)
 	fds = t_count_fds();
 	stop_reader = 0;
 	CHECK(pthread_create(&reader, NULL, read_stats, NULL) == 0);
-	for (int i = 0; i < 60 && !t_failed(); i++) {
+	for (int i = 0; i < 30 && !t_failed(); i++) {
 		struct gmem_file_stats st;
 		struct gmem_vm *vm;
 		struct gmem_file *f;
