@@ -176,7 +176,7 @@ static int setup_long_mode(struct guest *g)
 	sregs.tr.type = 11;
 	sregs.tr.present = 1;
 	sregs.gdt.base = GUEST_GDT_GPA;
-	sregs.gdt.limit = 4 * 8 - 1;
+	sregs.gdt.limit = 5 * 8 - 1;	/* the TSS descriptor takes 16 bytes */
 	if (ioctl(g->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
 		return fail(g, errno, "KVM_SET_SREGS: %s", strerror(errno));
 	return 0;
@@ -201,8 +201,9 @@ static int create_vcpu(struct guest *g)
 		return fail(g, errno, "mmap of kvm_run: %s", strerror(errno));
 	}
 	g->run_size = (size_t)size;
-	if (setup_cpuid(g) < 0)
-		return -EINVAL;
+	size = setup_cpuid(g);
+	if (size < 0)
+		return (int)size;
 	return setup_long_mode(g);
 }
 
@@ -347,9 +348,22 @@ int guest_run(struct guest *g, struct guest_ucall *uc)
 
 	for (;;) {
 		if (ioctl(g->vcpu_fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			int err = errno;
+
+			if (err == EINTR || err == EAGAIN)
 				continue;
-			return fail(g, errno, "KVM_RUN: %s", strerror(errno));
+			/* KVM reports a memory fault with KVM_RUN failing. */
+			if ((err == EFAULT || err == EHWPOISON) &&
+			    run->exit_reason == EXIT_MEMORY_FAULT) {
+				mf = (struct memory_fault_exit *)&run->mmio;
+				return fail(g, err, "guest %s: KVM memory fault "
+					    "at 0x%llx+0x%llx (flags 0x%llx)",
+					    g->image,
+					    (unsigned long long)mf->gpa,
+					    (unsigned long long)mf->size,
+					    (unsigned long long)mf->flags);
+			}
+			return fail(g, err, "KVM_RUN: %s", strerror(err));
 		}
 		g->exits++;
 		switch (run->exit_reason) {
@@ -376,13 +390,6 @@ int guest_run(struct guest *g, struct guest_ucall *uc)
 				    g->image,
 				    (unsigned long long)run->mmio.phys_addr,
 				    (unsigned long long)guest_rip(g));
-		case EXIT_MEMORY_FAULT:
-			mf = (struct memory_fault_exit *)&run->mmio;
-			return fail(g, EFAULT, "guest %s: KVM memory fault at "
-				    "0x%llx+0x%llx (flags 0x%llx)", g->image,
-				    (unsigned long long)mf->gpa,
-				    (unsigned long long)mf->size,
-				    (unsigned long long)mf->flags);
 		case KVM_EXIT_HLT:
 			return fail(g, EPROTO, "guest %s halted without "
 				    "reporting, rip 0x%llx", g->image,

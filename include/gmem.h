@@ -236,8 +236,9 @@ int gmem_numa_policy_parse(const char *mode, const char *nodes,
  * Place [offset, offset + length) of file by policy.  Set it before the
  * range is populated: pages already there do not move (-EBUSY).  Where the
  * kernel honours mbind on the file's mapping (memfd and hugetlb always,
- * guest_memfd from Linux 6.19) the policy lives in the file and reaches
- * every allocation; otherwise gmem_populate() applies it to its own thread
+ * guest_memfd from Linux 6.19) the policy reaches every fault through a
+ * mapping (hugetlb's fallocate still follows the thread, so gmem_populate
+ * applies it there too); otherwise gmem_populate() applies it to its thread
  * while it allocates, and memory a guest faults in lazily follows the vCPU
  * thread's policy: call gmem_numa_bind_thread() there, or populate fully.
  */
@@ -310,7 +311,7 @@ int gmem_vm_stats(struct gmem_vm *vm, struct gmem_file_stats *out);
 
 /*
  * Opt in to inspection from outside: write this process's figures as JSON
- * to dir/<pid>.json (dir NULL: /run/gmem) every interval_ms, until
+ * to dir/<pid>.stats, meminfo-style (dir NULL: /run/gmem) every interval_ms, until
  * gmem_stats_export_stop() removes the file.  gmemctl stats --pid reads it.
  */
 int gmem_stats_export_start(const char *dir, unsigned int interval_ms);

@@ -23,6 +23,31 @@ static uint64_t vm_gmem_flags(const struct gmem_vm *vm)
 	return r > 0 ? (uint64_t)r : 0;
 }
 
+static bool vm_has_private(const struct gmem_vm *vm)
+{
+	int r = ioctl(vm->fd, KVM_CHECK_EXTENSION,
+		      GMEM_KVM_CAP_MEMORY_ATTRIBUTES);
+
+	return r > 0 && (r & GMEM_KVM_MEMORY_ATTRIBUTE_PRIVATE);
+}
+
+/*
+ * The flags that make a guest_memfd shared (host-mappable, and usable by a
+ * guest without private memory), or 0 if this VM cannot have them.  A VM
+ * that offers INIT_SHARED needs it: its pages would otherwise start private.
+ */
+static uint64_t shared_flags(const struct gmem_vm *vm)
+{
+	uint64_t f = vm_gmem_flags(vm);
+
+	if (!(f & GMEM_KVM_GUEST_MEMFD_FLAG_MMAP))
+		return 0;
+	if (vm_has_private(vm) && !(f & GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED))
+		return 0;
+	return f & (GMEM_KVM_GUEST_MEMFD_FLAG_MMAP |
+		    GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED);
+}
+
 static int gmfd_available(const struct gmem_host *h,
 			  const struct gmem_file_args *a)
 {
@@ -37,12 +62,22 @@ static int gmfd_available(const struct gmem_host *h,
 	if (ioctl(a->vm->fd, KVM_CHECK_EXTENSION, GMEM_KVM_CAP_GUEST_MEMFD) <= 0)
 		return gmem_fail(EOPNOTSUPP, "guest_memfd: this kernel or VM "
 				 "type lacks KVM_CAP_GUEST_MEMFD (Linux 6.8+)");
-	if (wants_host_map(a) &&
-	    !(vm_gmem_flags(a->vm) & GMEM_KVM_GUEST_MEMFD_FLAG_MMAP))
+	/*
+	 * Without private memory a guest reaches guest_memfd only where the
+	 * file is shared-capable (MMAP, and INIT_SHARED where there is a
+	 * choice): otherwise KVM sends every access to userspace_addr.
+	 */
+	if (!vm_has_private(a->vm) && !shared_flags(a->vm))
+		return gmem_fail(EOPNOTSUPP, "guest_memfd: on this kernel a "
+				 "guest can use guest_memfd only as private "
+				 "memory, which this VM type lacks (shared "
+				 "guest_memfd needs GUEST_MEMFD_FLAG_MMAP, Linux "
+				 "6.18+); use the memfd backend");
+	if (wants_host_map(a) && !shared_flags(a->vm))
 		return gmem_fail(EOPNOTSUPP, "guest_memfd: this kernel cannot "
 				 "map guest_memfd into the host (needs "
-				 "GUEST_MEMFD_FLAG_MMAP, Linux 6.18+); pass "
-				 "GMEM_FILE_NO_HOST_MAP");
+				 "GUEST_MEMFD_FLAG_MMAP and INIT_SHARED); pass "
+				 "GMEM_FILE_NO_HOST_MAP for private memory");
 	return 0;
 }
 
@@ -55,14 +90,15 @@ static uint64_t gmfd_page_size(const struct gmem_file_args *a)
 static int gmfd_create(struct gmem_file *f, const struct gmem_file_args *a)
 {
 	struct gmem_kvm_create_guest_memfd req = { .size = a->size };
-	uint64_t supported = vm_gmem_flags(a->vm);
 	int fd, err;
 
-	if (wants_host_map(a)) {
-		req.flags |= GMEM_KVM_GUEST_MEMFD_FLAG_MMAP;
-		/* Where private memory exists, host-mapped pages start shared. */
-		req.flags |= supported & GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED;
-	}
+	/*
+	 * Shared whenever the host wants a mapping, and also without one on a
+	 * VM with no private memory, where shared is the only kind a guest
+	 * can use.  NO_HOST_MAP then only means: do not map it here.
+	 */
+	if (wants_host_map(a) || !vm_has_private(a->vm))
+		req.flags = shared_flags(a->vm);
 	fd = ioctl(a->vm->fd, GMEM_KVM_CREATE_GUEST_MEMFD, &req);
 	if (fd < 0) {
 		err = errno;

@@ -5,9 +5,9 @@
 #include "internal.h"
 
 /*
- * Populate one stretch under a single policy.  Where the file cannot hold
- * the policy, this thread takes it for the allocation and then goes back
- * to its own, so the caller's mempolicy is left as it was.
+ * Populate one stretch under a single policy.  Where the allocation would
+ * not see the file's policy, this thread takes it for the allocation and
+ * then goes back to its own, so the caller's mempolicy is left as it was.
  */
 static int populate_segment(struct gmem_file *f, uint64_t off, uint64_t len,
 			    const struct gmem_numa_policy *p, bool via_mbind)
@@ -16,7 +16,12 @@ static int populate_segment(struct gmem_file *f, uint64_t off, uint64_t len,
 	bool switched = false;
 	int ret;
 
-	if (!via_mbind && p->mode != GMEM_NUMA_DEFAULT) {
+	/*
+	 * hugetlbfs keeps no policy in the file: mbind covers faults through
+	 * the mapping (the guest's, via KVM), but fallocate follows the thread.
+	 */
+	if ((!via_mbind || f->ops->id == GMEM_BACKEND_HUGETLB) &&
+	    p->mode != GMEM_NUMA_DEFAULT) {
 		ret = gmem_numa_thread_save(&saved);
 		if (ret < 0)
 			return ret;

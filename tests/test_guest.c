@@ -347,6 +347,52 @@ static void exchange_hugetlb_1g(void)
 	guest_destroy(&g);
 }
 
+/*
+ * A guest_memfd the host does not map (GMEM_FILE_NO_HOST_MAP) is still the
+ * guest's memory: it writes and reads it, and a discard zeroes it.
+ */
+static void guest_memfd_without_host_map(void)
+{
+	struct gmem_file_args fa = { 0 };
+	struct gmem_bind_args ba = { 0 };
+	struct gmem_file_stats st;
+	struct gmem_binding *b;
+	struct gmem_file *f;
+	struct guest g;
+	uint64_t res;
+
+	T_SKIP_UNLESS(start(&g, GMEM_BACKEND_GUEST_MEMFD, 4 * MIB));
+	fa.size = 4 * MIB;
+	fa.backend = GMEM_BACKEND_GUEST_MEMFD;
+	fa.flags = GMEM_FILE_NO_HOST_MAP;
+	fa.vm = g.vm;
+	CHECK_OK(gmem_file_create(&fa, &f));
+	CHECK(gmem_file_host_addr(f) == NULL);
+	ba.slot = GMEM_SLOT_ANY;
+	ba.length = 4 * MIB;
+	ba.gpa = GIB;
+	CHECK_OK(gmem_bind(g.vm, f, &ba, &b));
+	CHECK_OK(gmem_populate(f, 0, 2 * MIB));
+	CHECK(guest_memcmd_start(&g) == 0);
+	MEMCMD(&g, MEMCMD_WRITE64, GIB + 8, 42, 0, 0, NULL);
+	MEMCMD(&g, MEMCMD_READ64, GIB + 8, 0, 0, 0, &res);
+	CHECK(res == 42);
+	MEMCMD(&g, MEMCMD_FILL, GIB, 4 * MIB, SEED, 0, NULL);
+	MEMCMD(&g, MEMCMD_CHECK, GIB, 4 * MIB, SEED, 0, &res);
+	CHECK(res == GUEST_CHECK_OK);
+	CHECK_OK(gmem_discard(f, 0, 2 * MIB));
+	MEMCMD(&g, MEMCMD_CHECK_ZERO, GIB, 2 * MIB, 0, 0, &res);
+	CHECK(res == GUEST_CHECK_OK);
+	MEMCMD(&g, MEMCMD_CHECK, GIB + 2 * MIB, 2 * MIB, SEED, 2 * MIB, &res);
+	CHECK(res == GUEST_CHECK_OK);
+	CHECK(guest_memcmd_stop(&g) == 0);
+	CHECK_OK(gmem_file_stats(f, &st));
+	CHECK(st.touched_bytes == GMEM_STATS_UNKNOWN);
+	CHECK_OK(gmem_unbind(b));
+	CHECK_OK(gmem_file_close(f));
+	guest_destroy(&g);
+}
+
 /* What the guest touches shows in the figures; what is discarded leaves. */
 static void guest_touch_is_accounted(enum gmem_backend backend)
 {
@@ -486,6 +532,7 @@ static const struct t_case cases[] = {
 	T_CASE(exchange_guest_memfd),
 	T_CASE(exchange_hugetlb),
 	T_CASE(exchange_hugetlb_1g),
+	T_CASE(guest_memfd_without_host_map),
 	T_CASE(discard_memfd),
 	T_CASE(discard_guest_memfd),
 	T_CASE(discard_hugetlb),

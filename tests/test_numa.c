@@ -275,6 +275,36 @@ static void multi_node_placement(void)
 	CHECK_OK(gmem_file_close(f));
 }
 
+/* hugetlb: populate (fallocate) must land where the policy says. */
+static void hugetlb_populate_follows_the_policy(void)
+{
+	uint64_t nodes[GMEM_MAX_NUMA_NODES] = { 0 };
+	struct gmem_file_args a = { 0 };
+	struct gmem_numa_policy p = { 0 };
+	struct gmem_host h;
+	struct gmem_file *f;
+	int b;
+
+	gmem_probe(&h);
+	if (h.nr_numa_nodes < 2) {
+		t_skip("this host has one NUMA node");
+		return;
+	}
+	T_SKIP_UNLESS(t_hugepool_set(2 * MIB, 8));
+	b = 63 - __builtin_clzll(h.numa_node_mask);
+	a.size = 8 * MIB;
+	a.backend = GMEM_BACKEND_HUGETLB;
+	CHECK_OK(gmem_file_create(&a, &f));
+	p.mode = GMEM_NUMA_BIND;
+	p.nodes = 1ULL << b;
+	CHECK_OK(gmem_file_set_numa_policy(f, 0, 8 * MIB, &p));
+	CHECK_OK(gmem_populate(f, 0, 8 * MIB));
+	memset(gmem_file_host_addr(f), 1, 8 * MIB);	/* map, no allocation */
+	CHECK(gmem_file_query_nodes(f, 0, 8 * MIB, nodes) == 8 * MIB);
+	CHECK(nodes[b] == 8 * MIB);
+	CHECK_OK(gmem_file_close(f));
+}
+
 static const struct t_case cases[] = {
 	T_CASE(parse_good_policies),
 	T_CASE(bad_node_lists),
@@ -285,5 +315,6 @@ static const struct t_case cases[] = {
 	T_CASE(thread_method_restores_callers_policy),
 	T_CASE(bind_thread_sets_the_thread_policy),
 	T_CASE(multi_node_placement),
+	T_CASE(hugetlb_populate_follows_the_policy),
 };
 T_MAIN(cases)
