@@ -45,7 +45,7 @@ GUEST_PROGS := $(basename $(notdir $(wildcard guest/progs/*.c)))
 GUEST_BINS := $(GUEST_PROGS:%=$(BUILD)/guest/%.bin)
 GUEST_LIB_OBJ := $(BUILD)/guest/entry.o $(BUILD)/guest/guest_lib.o
 
-RUNNER_OBJ := $(BUILD)/guest/runner.o $(BUILD)/guest/images.o
+RUNNER_OBJ := $(BUILD)/runner/runner.o $(BUILD)/guest/images.o
 
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
@@ -64,7 +64,7 @@ lib: $(LIB_A) $(BUILD)/libgmem.so
 $(BUILD)/src/%.o: src/%.c include/gmem.h src/internal.h src/kvm_uapi.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=default -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(LIB_A): $(LIB_OBJ)
 	$(Q)rm -f $@
@@ -111,26 +111,27 @@ $(BUILD)/guest/images.o: $(BUILD)/guest/images.S
 	@echo "  CC      $<"
 	$(Q)$(CC) -c $< -o $@
 
-$(BUILD)/guest/runner.o: guest/runner.c guest/runner.h guest/ucall.h include/gmem.h
+# ---- the guest runner (host side) ----
+$(BUILD)/runner/%.o: runner/%.c runner/runner.h guest/ucall.h include/gmem.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -Iguest -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Irunner -Iguest -c $< -o $@
 
 # ---- gmemctl ----
-$(BUILD)/tools/%.o: tools/%.c tools/gmemctl.h guest/runner.h include/gmem.h
+$(BUILD)/tools/%.o: tools/%.c tools/gmemctl.h runner/runner.h include/gmem.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -Iguest -Itools -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Irunner -Iguest -Itools -c $< -o $@
 
 $(GMEMCTL): $(TOOL_OBJ) $(RUNNER_OBJ) $(LIB_A)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_OBJ) $(RUNNER_OBJ) $(LIB_A) $(LDLIBS)
 
 # ---- tests ----
-$(BUILD)/tests/%.o: tests/%.c tests/harness.h guest/runner.h include/gmem.h
+$(BUILD)/tests/%.o: tests/%.c tests/harness.h runner/runner.h include/gmem.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -Iguest -Itests -Isrc -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Irunner -Iguest -Itests -Isrc -c $< -o $@
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A)
 	@echo "  LD      $@"

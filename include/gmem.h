@@ -3,9 +3,10 @@
  * gmem.h - the whole public API of libgmem: guest memory for KVM as files.
  *
  * Conventions
- *   - Every call that can fail returns >= 0 on success or a negative errno.
- *     gmem_last_error() then gives a one-line reason for this thread's most
- *     recent failure.  The value of errno after a call is unspecified.
+ *   - Every call that can fail returns >= 0 on success or a negative errno
+ *     and never relies on errno.  gmem_last_error() gives a one-line reason
+ *     for this thread's most recent call that failed; each such call clears
+ *     it on entry, so after a success it reads "".
  *   - Argument structs are zero-initialised by the caller; fields marked
  *     "reserved" must stay zero, so later versions can give them meaning.
  *   - Handles are opaque.  A handle is released by exactly one call:
@@ -13,10 +14,16 @@
  *     be called in any order; the library keeps whatever the kernel still
  *     needs alive until it is no longer used.
  *
- * Threads: calls on different objects may run concurrently.  Calls on one
- * file (populate, discard, stats) may run concurrently with each other and
- * with vCPUs of the VMs it is bound to.  Closing a handle while another
- * thread still uses that same handle is the caller's bug.
+ * Threads (docs/design.md has the details)
+ *   - Calls on different objects may run concurrently.
+ *   - Range calls on one file (populate, discard, NUMA policy) are
+ *     serialised by the file: each takes effect whole, and the figures the
+ *     library reports always agree with what the kernel holds.
+ *   - Stats calls may run at any time, concurrently with everything above
+ *     and with vCPUs; they never hold a process-wide lock while they ask
+ *     the kernel, so creating and closing never wait for them.
+ *   - Closing a handle while another thread still uses that same handle is
+ *     the caller's bug.
  */
 #ifndef GMEM_H
 #define GMEM_H
@@ -29,7 +36,7 @@ extern "C" {
 #endif
 
 #define GMEM_VERSION_MAJOR 0
-#define GMEM_VERSION_MINOR 1
+#define GMEM_VERSION_MINOR 2
 
 struct gmem_vm;
 struct gmem_file;
@@ -37,7 +44,7 @@ struct gmem_binding;
 
 /* ---- errors --------------------------------------------------------- */
 
-/* Reason for this thread's most recent failed call ("" if none yet). */
+/* Reason for this thread's most recent failed call ("" after a success). */
 const char *gmem_last_error(void);
 
 /* ---- host probe ----------------------------------------------------- */
@@ -76,17 +83,25 @@ struct gmem_host {
 	char thp_enabled[16];		/* selected THP mode, e.g. "madvise" */
 	char thp_shmem_enabled[16];
 	unsigned int nr_numa_nodes;	/* nodes with memory */
-	uint64_t numa_node_mask;	/* bit n = node n online */
+	uint64_t numa_node_mask;	/* bit n = node n has memory (n < 64) */
 	int iommu;			/* /dev/iommu exists */
 	int vfio;			/* /dev/vfio/vfio exists */
-	uint64_t reserved[8];
+	uint32_t page_size;		/* the base page size (sysconf) */
+	/* How far NUMA placement reaches a guest_memfd: GMEM_NUMA_VIA_*. */
+	uint32_t guest_memfd_numa;
+	uint64_t reserved[7];
 };
 
 /* The kernel's guest_memfd creation flags, as the probe reports them. */
 #define GMEM_KVM_GUEST_MEMFD_FLAG_MMAP		(1ULL << 0)
 #define GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED	(1ULL << 1)
 
-/* Fill *host.  Fails only on a NULL pointer: missing features are data. */
+/*
+ * Fill *host.  This is the one call that creates throwaway KVM VMs (to ask
+ * them for their capabilities); nothing else in the library does, so a VMM
+ * under a seccomp filter can skip it.  Fails only on a NULL pointer:
+ * missing features are data.
+ */
 int gmem_probe(struct gmem_host *host);
 
 /* ---- VMs -------------------------------------------------------------- */
@@ -99,7 +114,9 @@ int gmem_vm_create(struct gmem_vm **out);
 
 /*
  * Borrow a VM fd the caller owns.  The library uses only memslots
- * [slot_first, slot_first + slot_count) and never closes vm_fd.
+ * [slot_first, slot_first + slot_count) and never closes vm_fd, which must
+ * stay open until gmem_vm_close() returns.  The fd is recognised by asking
+ * KVM, so this works without /proc (in a jailer's chroot, say).
  */
 int gmem_vm_open(int vm_fd, unsigned int slot_first, unsigned int slot_count,
 		 struct gmem_vm **out);
@@ -110,7 +127,10 @@ int gmem_vm_fd(const struct gmem_vm *vm);
  * End every binding in this VM (each memslot is deleted, so bind and unbind
  * stay symmetric), then release the handle.  Binding handles stay valid
  * until gmem_unbind(); guest_memfd files of this VM stay usable for
- * populate and discard but can no longer be bound.
+ * populate and discard but can no longer be bound.  If KVM refuses to
+ * delete a memslot, that binding stays attached (its file stays mapped,
+ * since the guest may still use it), the call fails, and the handle stays
+ * valid: call gmem_vm_close() again.
  */
 int gmem_vm_close(struct gmem_vm *vm);
 
@@ -124,6 +144,9 @@ enum gmem_backend {
 	GMEM_BACKEND_COUNT
 };
 
+/* Room for backends in struct gmem_stats: adding one keeps its size. */
+#define GMEM_MAX_BACKENDS 8
+
 struct gmem_file_args {
 	uint64_t size;			/* bytes, page-aligned, > 0 */
 	uint32_t backend;		/* enum gmem_backend */
@@ -134,7 +157,12 @@ struct gmem_file_args {
 	uint64_t reserved[4];
 };
 
-/* Do not map the file into this process (guest_memfd only). */
+/*
+ * guest_memfd only: the caller does not want a host view of the file, and
+ * gmem_file_host_addr() returns NULL.  A guest_memfd a guest uses as shared
+ * memory is still mapped inside the library, because some KVMs reach
+ * shared guest memory only through the memslot's userspace_addr.
+ */
 #define GMEM_FILE_NO_HOST_MAP	(1U << 0)
 /*
  * memfd only: back it with transparent huge pages where the host allows
@@ -181,13 +209,16 @@ struct gmem_bind_args {
 /*
  * Expose [offset, offset + length) of file to vm at gpa through one memslot.
  * On failure nothing changed.  The binding holds a reference on the file.
+ * A THP memfd needs gpa and offset equal modulo 2 MiB, or KVM could only
+ * map 4 KiB pages of it (-EINVAL says so).
  */
 int gmem_bind(struct gmem_vm *vm, struct gmem_file *file,
 	      const struct gmem_bind_args *args, struct gmem_binding **out);
 
 /*
  * The exact inverse of gmem_bind(): delete the memslot (unless the VM was
- * closed first, which already did) and release the handle.
+ * closed first, which already did) and release the handle.  If KVM refuses
+ * to delete the memslot, nothing changes and the handle stays valid.
  */
 int gmem_unbind(struct gmem_binding *binding);
 
@@ -197,8 +228,12 @@ int gmem_binding_slot(const struct gmem_binding *binding);
 /* ---- range operations --------------------------------------------------- */
 
 /*
- * Allocate [offset, offset + length) ahead of the guest with the backend's
- * fastest correct method.  Ranges are in backend pages.
+ * Allocate [offset, offset + length) ahead of the guest.  Ranges are in
+ * backend pages.  The work goes in bounded chunks: a failure keeps (and
+ * accounts) every chunk that succeeded, and a signal only restarts the
+ * chunk it interrupted.  Before each chunk the room left in this thread's
+ * memory cgroup (or the hugetlb pool and its cgroup) is checked, so a limit
+ * gives -ENOMEM with the numbers rather than the cgroup's OOM killer.
  */
 int gmem_populate(struct gmem_file *file, uint64_t offset, uint64_t length);
 
@@ -221,7 +256,7 @@ enum gmem_numa_mode {
 struct gmem_numa_policy {
 	uint32_t mode;			/* enum gmem_numa_mode */
 	uint32_t reserved32;
-	uint64_t nodes;			/* bit n = node n */
+	uint64_t nodes;			/* bit n = node n (nodes 0-63) */
 	uint64_t reserved[2];
 };
 
@@ -235,12 +270,12 @@ int gmem_numa_policy_parse(const char *mode, const char *nodes,
 /*
  * Place [offset, offset + length) of file by policy.  Set it before the
  * range is populated: pages already there do not move (-EBUSY).  Where the
- * kernel honours mbind on the file's mapping (memfd and hugetlb always,
- * guest_memfd from Linux 6.19) the policy reaches every fault through a
- * mapping (hugetlb's fallocate still follows the thread, so gmem_populate
- * applies it there too); otherwise gmem_populate() applies it to its thread
- * while it allocates, and memory a guest faults in lazily follows the vCPU
- * thread's policy: call gmem_numa_bind_thread() there, or populate fully.
+ * kernel honours a policy stored in the file (gmem_file_numa_method() says
+ * GMEM_NUMA_VIA_MBIND) it reaches every allocation, the guest's lazy faults
+ * included; otherwise gmem_populate() applies it to its own thread while it
+ * allocates, and memory a guest faults in lazily follows the vCPU thread's
+ * policy: call gmem_numa_bind_thread() there, or populate fully.
+ * docs/numa.md says which kernels store what.
  */
 int gmem_file_set_numa_policy(struct gmem_file *file, uint64_t offset,
 			      uint64_t length,
@@ -280,19 +315,26 @@ struct gmem_file_stats {
 	 * untouched); GMEM_STATS_UNKNOWN without a host mapping.
 	 */
 	uint64_t touched_bytes;
-	/* Populated or touched: the memory the file holds now. */
+	/* What the file holds now, as the kernel counts it. */
 	uint64_t resident_bytes;
 	uint64_t hugepages;		/* hugetlb pages held now */
 	uint64_t discarded_bytes;	/* sum of every discard, ever */
 	uint64_t populate_calls;
 	uint64_t discard_calls;
-	/* Populated bytes by node, as placed by policy; see gmem_numa_*. */
+	/*
+	 * Populated bytes by node, where the placement is certain (a policy
+	 * bound to one node, or a host with one node); the rest counts in
+	 * unknown_node_bytes.  Nodes from 64 up: gmem_file_node_bytes().
+	 */
 	uint64_t node_bytes[GMEM_MAX_NUMA_NODES];
 	uint64_t unknown_node_bytes;	/* placement not known */
 	uint64_t reserved[6];
 };
 
 int gmem_file_stats(struct gmem_file *file, struct gmem_file_stats *out);
+
+/* Populated bytes of file certainly on node (any node number). */
+int64_t gmem_file_node_bytes(struct gmem_file *file, unsigned int node);
 
 /*
  * Totals over every live file of this process, by backend, and for one VM
@@ -302,7 +344,7 @@ struct gmem_stats {
 	uint32_t files;
 	uint32_t vms;
 	struct gmem_file_stats total;	/* size/page_size/backend unused */
-	struct gmem_file_stats backend[GMEM_BACKEND_COUNT];
+	struct gmem_file_stats backend[GMEM_MAX_BACKENDS];
 	uint64_t reserved[8];
 };
 
@@ -310,9 +352,10 @@ int gmem_stats(struct gmem_stats *out);
 int gmem_vm_stats(struct gmem_vm *vm, struct gmem_file_stats *out);
 
 /*
- * Opt in to inspection from outside: write this process's figures as JSON
- * to dir/<pid>.stats, meminfo-style (dir NULL: /run/gmem) every interval_ms, until
- * gmem_stats_export_stop() removes the file.  gmemctl stats --pid reads it.
+ * Opt in to inspection from outside: write this process's figures,
+ * meminfo-style, to dir/<pid>.stats (dir NULL: /run/gmem) every
+ * interval_ms, until gmem_stats_export_stop() removes the file.  Each
+ * write replaces the file whole.  gmemctl stats --pid reads it.
  */
 int gmem_stats_export_start(const char *dir, unsigned int interval_ms);
 int gmem_stats_export_stop(void);

@@ -1,170 +1,118 @@
 // SPDX-License-Identifier: MIT
 /*
- * accounting.c - exact per-file figures the kernel does not give: guest_memfd
- * keeps st_blocks at 0, so the library records, page by page, what it
- * populated and on which node, and asks mincore() what was touched.
+ * accounting.c - the books of a file: what gmem_populate allocated and on
+ * which node it certainly landed, plus the counters, and gmem_file_stats()
+ * joining them with what the kernel itself reports (backend usage op).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "internal.h"
 
 int gmem_account_init(struct gmem_file *f)
 {
-	uint64_t pages = f->size / f->page_size;
-
-	f->page_node = calloc(pages, 1);
-	if (!f->page_node)
-		return gmem_fail(ENOMEM, "out of memory for the accounting map "
-				 "of %llu pages", (unsigned long long)pages);
+	f->node_bytes = calloc(gmem_facts()->nr_node_ids, sizeof(int64_t));
+	if (!f->node_bytes)
+		return gmem_fail(ENOMEM, "out of memory for a file's books");
 	return 0;
 }
 
 void gmem_account_free(struct gmem_file *f)
 {
-	free(f->page_node);
-	f->page_node = NULL;
+	gmem_extents_free(&f->populated);
+	free(f->node_bytes);
+	f->node_bytes = NULL;
 }
 
-bool gmem_account_any_populated(const struct gmem_file *f, uint64_t off,
-				uint64_t len)
+static void count_node(void *ctx, int32_t node, int64_t bytes)
 {
-	const uint8_t *p = f->page_node + off / f->page_size;
+	struct gmem_file *f = ctx;
 
-	for (uint64_t i = 0; i < len / f->page_size; i++)
-		if (p[i] != GMEM_PAGE_ABSENT)
-			return true;
-	return false;
+	if (node >= 0 && (unsigned int)node < gmem_facts()->nr_node_ids)
+		f->node_bytes[node] += bytes;
+	else
+		f->unknown_node_bytes += (uint64_t)bytes;
 }
 
-/* The node page i lands on under policy p, as node + 1, or unknown. */
-static uint8_t placed_node(const struct gmem_numa_policy *p, bool via_mbind,
-			   uint64_t i)
+int gmem_account_prepare(struct gmem_file *f, uint64_t off, uint64_t len)
 {
-	const struct gmem_host *h = gmem_host_cached();
-	uint64_t nodes = p->nodes;
-	unsigned int n, k;
+	int ret;
 
-	switch (p->mode) {
-	case GMEM_NUMA_BIND:
-	case GMEM_NUMA_PREFERRED:
-		if (!(nodes & (nodes - 1)))
-			return (uint8_t)(__builtin_ctzll(nodes) + 1);
-		return GMEM_PAGE_NODE_UNKNOWN;
-	case GMEM_NUMA_INTERLEAVE:
-		/* A file's interleave goes by page index; a thread's does not. */
-		if (!via_mbind)
-			return GMEM_PAGE_NODE_UNKNOWN;
-		n = (unsigned int)__builtin_popcountll(nodes);
-		for (k = (unsigned int)(i % n); k; k--)
-			nodes &= nodes - 1;
-		return (uint8_t)(__builtin_ctzll(nodes) + 1);
-	default:
-		if (h->nr_numa_nodes == 1)
-			return (uint8_t)(__builtin_ctzll(h->numa_node_mask) + 1);
-		return GMEM_PAGE_NODE_UNKNOWN;
-	}
-}
-
-static unsigned int node_slot(uint8_t v)
-{
-	return v == GMEM_PAGE_NODE_UNKNOWN ? GMEM_MAX_NUMA_NODES : v - 1u;
+	pthread_mutex_lock(&f->lock);
+	ret = gmem_extents_reserve_for(&f->populated, off, off + len);
+	pthread_mutex_unlock(&f->lock);
+	if (ret < 0)
+		return gmem_fail(ENOMEM, "out of memory for the books of %s",
+				 f->name);
+	return 0;
 }
 
 void gmem_account_populated(struct gmem_file *f, uint64_t off, uint64_t len,
-			    const struct gmem_numa_policy *p, bool via_mbind)
+			    int32_t node)
 {
-	uint64_t first = off / f->page_size;
-
 	pthread_mutex_lock(&f->lock);
-	for (uint64_t i = first; i < first + len / f->page_size; i++) {
-		if (f->page_node[i] != GMEM_PAGE_ABSENT)
-			continue;	/* already there: it did not move */
-		f->page_node[i] = placed_node(p, via_mbind, i);
-		f->node_pages[node_slot(f->page_node[i])]++;
-		f->populated_pages++;
-	}
-	f->populate_calls++;
+	/* Cannot fail: gmem_account_prepare() made the room. */
+	gmem_extents_add(&f->populated, off, off + len, node, count_node, f);
 	pthread_mutex_unlock(&f->lock);
 }
 
 void gmem_account_discarded(struct gmem_file *f, uint64_t off, uint64_t len)
 {
-	uint64_t first = off / f->page_size;
-
 	pthread_mutex_lock(&f->lock);
-	for (uint64_t i = first; i < first + len / f->page_size; i++) {
-		if (f->page_node[i] == GMEM_PAGE_ABSENT)
-			continue;
-		f->node_pages[node_slot(f->page_node[i])]--;
-		f->page_node[i] = GMEM_PAGE_ABSENT;
-		f->populated_pages--;
-	}
-	f->discarded_bytes += len;
-	f->discard_calls++;
+	gmem_extents_remove(&f->populated, off, off + len, count_node, f);
 	pthread_mutex_unlock(&f->lock);
 }
 
-/*
- * Count touched pages, and pages touched or populated, with mincore() on
- * the host mapping in chunks.  mincore reports a page of guest_memfd or
- * shmem only once it is up to date, which fallocate alone does not do.
- */
-static int count_touched(struct gmem_file *f, uint64_t *touched,
-			 uint64_t *resident)
+GMEM_API int gmem_file_stats(struct gmem_file *file,
+			     struct gmem_file_stats *out)
 {
-	enum { CHUNK = 4096 };	/* base pages per mincore call */
-	unsigned char vec[CHUNK];
-	uint64_t base = GMEM_BASE_PAGE_SIZE, per = f->page_size / base;
+	unsigned int nodes = gmem_facts()->nr_node_ids;
+	struct gmem_usage u;
 
-	*touched = *resident = 0;
-	for (uint64_t off = 0; off < f->size;) {
-		uint64_t len = f->size - off < CHUNK * base ? f->size - off
-							    : CHUNK * base;
-
-		if (mincore((uint8_t *)f->host_addr + off, len, vec) < 0)
-			return -errno;
-		for (uint64_t i = 0; i < len / base; i++) {
-			bool used = vec[i] & 1;
-
-			*touched += used ? base : 0;
-			if (!used)
-				used = f->page_node[(off / base + i) / per] !=
-				       GMEM_PAGE_ABSENT;
-			*resident += used ? base : 0;
-		}
-		off += len;
-	}
-	return 0;
-}
-
-int gmem_file_stats(struct gmem_file *file, struct gmem_file_stats *out)
-{
+	gmem_error_clear();
 	if (!file || !out)
 		return gmem_fail(EINVAL, "gmem_file_stats: NULL argument");
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&file->lock);
 	out->size = file->size;
 	out->page_size = file->page_size;
 	out->backend = file->ops->id;
-	out->populated_bytes = file->populated_pages * file->page_size;
+	out->bindings = __atomic_load_n(&file->bindings, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&file->lock);
+	out->populated_bytes = file->populated.bytes;
 	out->discarded_bytes = file->discarded_bytes;
 	out->populate_calls = file->populate_calls;
 	out->discard_calls = file->discard_calls;
-	for (int n = 0; n < GMEM_MAX_NUMA_NODES; n++)
-		out->node_bytes[n] = file->node_pages[n] * file->page_size;
-	out->unknown_node_bytes =
-		file->node_pages[GMEM_MAX_NUMA_NODES] * file->page_size;
-	if (!file->host_addr ||
-	    count_touched(file, &out->touched_bytes, &out->resident_bytes) < 0) {
-		out->touched_bytes = GMEM_STATS_UNKNOWN;
-		out->resident_bytes = out->populated_bytes;
-	}
+	for (unsigned int n = 0; n < nodes && n < GMEM_MAX_NUMA_NODES; n++)
+		out->node_bytes[n] = (uint64_t)file->node_bytes[n];
+	out->unknown_node_bytes = file->unknown_node_bytes;
 	pthread_mutex_unlock(&file->lock);
+	/* The kernel is asked without any lock: a scan never stalls others. */
+	if (file->ops->usage(file, &u) < 0) {
+		u.resident = out->populated_bytes;
+		u.touched = GMEM_STATS_UNKNOWN;
+	}
+	out->resident_bytes = u.resident;
+	out->touched_bytes = u.touched;
 	if (file->ops->id == GMEM_BACKEND_HUGETLB)
-		out->hugepages = out->resident_bytes / file->page_size;
-	out->bindings = __atomic_load_n(&file->bindings, __ATOMIC_RELAXED);
+		out->hugepages = u.resident / file->page_size;
 	return 0;
+}
+
+GMEM_API int64_t gmem_file_node_bytes(struct gmem_file *file,
+				      unsigned int node)
+{
+	int64_t v;
+
+	gmem_error_clear();
+	if (!file)
+		return gmem_fail(EINVAL, "gmem_file_node_bytes: file is NULL");
+	if (node >= gmem_facts()->nr_node_ids)
+		return gmem_fail(ERANGE, "node %u is beyond this host's %u "
+				 "possible nodes", node,
+				 gmem_facts()->nr_node_ids);
+	pthread_mutex_lock(&file->lock);
+	v = file->node_bytes[node];
+	pthread_mutex_unlock(&file->lock);
+	return v;
 }

@@ -24,21 +24,24 @@ const struct gmem_backend_ops *gmem_backend_ops(enum gmem_backend id)
 
 /*
  * The first backend usable with these args, skipping hugetlb: its pool is
- * an operator's decision, never a silent default.
+ * an operator's decision, never a silent default.  A backend that says no
+ * leaves its reason, so the last one is what a failure reports.
  */
-const struct gmem_backend_ops *gmem_backend_choose(const struct gmem_host *h,
-						   const struct gmem_file_args *a)
+const struct gmem_backend_ops *gmem_backend_choose(
+	const struct gmem_file_args *a)
 {
 	for (size_t i = 0; i < NR_BACKENDS; i++) {
 		if (backends[i]->id == GMEM_BACKEND_HUGETLB)
 			continue;
-		if (backends[i]->available(h, a) == 0)
+		if (backends[i]->check(a) == 0) {
+			gmem_error_clear();
 			return backends[i];
+		}
 	}
 	return NULL;
 }
 
-const char *gmem_backend_name(enum gmem_backend backend)
+GMEM_API const char *gmem_backend_name(enum gmem_backend backend)
 {
 	const struct gmem_backend_ops *ops = gmem_backend_ops(backend);
 
@@ -47,8 +50,9 @@ const char *gmem_backend_name(enum gmem_backend backend)
 	return ops ? ops->name : "unknown";
 }
 
-int gmem_backend_parse(const char *name, enum gmem_backend *out)
+GMEM_API int gmem_backend_parse(const char *name, enum gmem_backend *out)
 {
+	gmem_error_clear();
 	if (!name || !out)
 		return gmem_fail(EINVAL, "gmem_backend_parse: NULL argument");
 	if (strcmp(name, "auto") == 0) {

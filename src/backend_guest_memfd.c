@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* backend_guest_memfd.c - KVM's own guest_memfd, created through a VM. */
+/*
+ * backend_guest_memfd.c - KVM's own guest_memfd, created through a VM.  A
+ * guest uses it as shared memory (host-mappable, Linux 6.18+) or, on a VM
+ * with private memory, as private memory the host never maps.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -9,21 +13,16 @@
 
 #include "internal.h"
 
-static bool wants_host_map(const struct gmem_file_args *a)
+static uint64_t vm_gmem_flags(struct gmem_vm *vm)
 {
-	return !(a->flags & GMEM_FILE_NO_HOST_MAP);
-}
-
-/* Flags depend on the VM type, so ask the VM rather than the probe. */
-static uint64_t vm_gmem_flags(const struct gmem_vm *vm)
-{
+	/* The flags depend on the VM type, so ask the VM, not the system. */
 	int r = ioctl(vm->fd, KVM_CHECK_EXTENSION,
 		      GMEM_KVM_CAP_GUEST_MEMFD_FLAGS);
 
 	return r > 0 ? (uint64_t)r : 0;
 }
 
-static bool vm_has_private(const struct gmem_vm *vm)
+static bool vm_has_private(struct gmem_vm *vm)
 {
 	int r = ioctl(vm->fd, KVM_CHECK_EXTENSION,
 		      GMEM_KVM_CAP_MEMORY_ATTRIBUTES);
@@ -31,12 +30,15 @@ static bool vm_has_private(const struct gmem_vm *vm)
 	return r > 0 && (r & GMEM_KVM_MEMORY_ATTRIBUTE_PRIVATE);
 }
 
+#define SHARED_FLAGS (GMEM_KVM_GUEST_MEMFD_FLAG_MMAP | \
+		      GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED)
+
 /*
- * The flags that make a guest_memfd shared (host-mappable, and usable by a
- * guest without private memory), or 0 if this VM cannot have them.  A VM
- * that offers INIT_SHARED needs it: its pages would otherwise start private.
+ * The flags that make a guest_memfd shared (host-mappable and usable by a
+ * guest as ordinary memory), or 0 if this VM cannot have them.  A VM with
+ * private memory needs INIT_SHARED, or its pages would start private.
  */
-static uint64_t shared_flags(const struct gmem_vm *vm)
+static uint64_t shared_flags(struct gmem_vm *vm)
 {
 	uint64_t f = vm_gmem_flags(vm);
 
@@ -44,109 +46,217 @@ static uint64_t shared_flags(const struct gmem_vm *vm)
 		return 0;
 	if (vm_has_private(vm) && !(f & GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED))
 		return 0;
-	return f & (GMEM_KVM_GUEST_MEMFD_FLAG_MMAP |
-		    GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED);
+	return f & SHARED_FLAGS;
 }
 
-static int gmfd_available(const struct gmem_host *h,
-			  const struct gmem_file_args *a)
+/* Does this file hold private memory (and so must never be mapped)? */
+static bool wants_private(struct gmem_vm *vm, const struct gmem_file_args *a)
+{
+	return (a->flags & GMEM_FILE_NO_HOST_MAP) && vm_has_private(vm);
+}
+
+static int gmfd_check(const struct gmem_file_args *a)
 {
 	if (!a->vm)
 		return gmem_fail(EINVAL, "guest_memfd: a guest_memfd file "
 				 "belongs to a VM; set args.vm");
-	if (!h->kvm_present)
-		return gmem_fail(ENODEV, "guest_memfd: KVM is unavailable: %s",
-				 h->kvm_error);
-	if (a->vm->closed)
+	if (a->page_size)
+		return gmem_fail(EINVAL, "file: page_size is only for the "
+				 "hugetlb backend, not guest_memfd");
+	if (a->flags & GMEM_FILE_THP)
+		return gmem_fail(EINVAL, "file: GMEM_FILE_THP is only for the "
+				 "memfd backend, not guest_memfd");
+	if (gmem_vm_is_closed(a->vm))
 		return gmem_fail(ESHUTDOWN, "guest_memfd: the VM is closed");
 	if (ioctl(a->vm->fd, KVM_CHECK_EXTENSION, GMEM_KVM_CAP_GUEST_MEMFD) <= 0)
 		return gmem_fail(EOPNOTSUPP, "guest_memfd: this kernel or VM "
 				 "type lacks KVM_CAP_GUEST_MEMFD (Linux 6.8+)");
+	if (wants_private(a->vm, a))
+		return 0;
 	/*
-	 * Without private memory a guest reaches guest_memfd only where the
-	 * file is shared-capable (MMAP, and INIT_SHARED where there is a
-	 * choice): otherwise KVM sends every access to userspace_addr.
+	 * Shared use needs a mapping: the guest reaches shared guest_memfd
+	 * through it on KVMs that fault by userspace_addr.
 	 */
-	if (!vm_has_private(a->vm) && !shared_flags(a->vm))
+	if (!shared_flags(a->vm)) {
+		if (vm_has_private(a->vm))
+			return gmem_fail(EOPNOTSUPP, "guest_memfd: this VM "
+					 "cannot map guest_memfd into the host "
+					 "(needs GUEST_MEMFD_FLAG_MMAP and "
+					 "INIT_SHARED); pass GMEM_FILE_NO_HOST_MAP "
+					 "for private memory");
 		return gmem_fail(EOPNOTSUPP, "guest_memfd: on this kernel a "
 				 "guest can use guest_memfd only as private "
 				 "memory, which this VM type lacks (shared "
 				 "guest_memfd needs GUEST_MEMFD_FLAG_MMAP, Linux "
 				 "6.18+); use the memfd backend");
-	if (wants_host_map(a) && !shared_flags(a->vm))
-		return gmem_fail(EOPNOTSUPP, "guest_memfd: this kernel cannot "
-				 "map guest_memfd into the host (needs "
-				 "GUEST_MEMFD_FLAG_MMAP and INIT_SHARED); pass "
-				 "GMEM_FILE_NO_HOST_MAP for private memory");
+	}
 	return 0;
 }
 
 static uint64_t gmfd_page_size(const struct gmem_file_args *a)
 {
 	(void)a;
-	return GMEM_BASE_PAGE_SIZE;
+	return gmem_facts()->page_size;
 }
+
+/*
+ * KVM_CREATE_GUEST_MEMFD cannot set O_CLOEXEC, so the fd is inheritable
+ * until fcntl() runs.  A fork() in another thread then would leak it into
+ * the child: hold fork() off across that window (posix_spawn does not run
+ * fork handlers; docs/design.md says so).
+ */
+static pthread_rwlock_t fork_guard = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_once_t fork_guard_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	pthread_rwlock_wrlock(&fork_guard);
+}
+
+static void fork_parent(void)
+{
+	pthread_rwlock_unlock(&fork_guard);
+}
+
+static void fork_child(void)
+{
+	pthread_rwlock_init(&fork_guard, NULL);
+}
+
+static void fork_guard_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static int create_cloexec(struct gmem_vm *vm,
+			  struct gmem_kvm_create_guest_memfd *req)
+{
+	int fd, err = 0;
+
+	pthread_once(&fork_guard_once, fork_guard_init);
+	pthread_rwlock_rdlock(&fork_guard);
+	fd = ioctl(vm->fd, GMEM_KVM_CREATE_GUEST_MEMFD, req);
+	if (fd < 0)
+		err = errno;
+	else if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		err = errno;
+	pthread_rwlock_unlock(&fork_guard);
+	if (fd < 0)
+		return gmem_fail(err, "KVM_CREATE_GUEST_MEMFD (size %llu, "
+				 "flags 0x%llx): %s",
+				 (unsigned long long)req->size,
+				 (unsigned long long)req->flags, strerror(err));
+	if (err) {
+		close(fd);
+		return gmem_fail(err, "guest_memfd: fcntl(FD_CLOEXEC): %s",
+				 strerror(err));
+	}
+	return fd;
+}
+
+/* Probed once: does this kernel keep a NUMA policy in a guest_memfd? */
+static int numa_stored = -1;
 
 static int gmfd_create(struct gmem_file *f, const struct gmem_file_args *a)
 {
 	struct gmem_kvm_create_guest_memfd req = { .size = a->size };
+	bool private = wants_private(a->vm, a);
+	void *p;
 	int fd, err;
 
-	/*
-	 * Shared whenever the host wants a mapping, and also without one on a
-	 * VM with no private memory, where shared is the only kind a guest
-	 * can use.  NO_HOST_MAP then only means: do not map it here.
-	 */
-	if (wants_host_map(a) || !vm_has_private(a->vm))
+	if (!private)
 		req.flags = shared_flags(a->vm);
-	fd = ioctl(a->vm->fd, GMEM_KVM_CREATE_GUEST_MEMFD, &req);
-	if (fd < 0) {
-		err = errno;
-		return gmem_fail(err, "KVM_CREATE_GUEST_MEMFD (size %llu, "
-				 "flags 0x%llx): %s",
-				 (unsigned long long)a->size,
-				 (unsigned long long)req.flags, strerror(err));
-	}
-	/* The ioctl gives no choice of O_CLOEXEC; set it now. */
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if (wants_host_map(a)) {
-		void *p = mmap(NULL, a->size, PROT_READ | PROT_WRITE,
-			       MAP_SHARED, fd, 0);
-
-		if (p == MAP_FAILED) {
-			err = errno;
-			close(fd);
-			return gmem_fail(err, "guest_memfd: mmap of %llu bytes: "
-					 "%s", (unsigned long long)a->size,
-					 strerror(err));
-		}
-		f->host_addr = p;
-		f->map_len = a->size;
-	}
+	fd = create_cloexec(a->vm, &req);
+	if (fd < 0)
+		return fd;
 	f->fd = fd;
-	f->owner = a->vm;
-	gmem_vm_get(a->vm);
+	if (private)
+		return 0;
+	/* Mapped even with NO_HOST_MAP: the memslot needs the address. */
+	p = mmap(NULL, a->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		err = errno;
+		close(fd);
+		f->fd = -1;
+		return gmem_fail(err, "guest_memfd: mmap of %llu bytes: %s",
+				 (unsigned long long)a->size, strerror(err));
+	}
+	f->map = p;
+	f->map_len = a->size;
+	f->host_visible = !(a->flags & GMEM_FILE_NO_HOST_MAP);
+	if (__atomic_load_n(&numa_stored, __ATOMIC_RELAXED) < 0)
+		__atomic_store_n(&numa_stored,
+				 gmem_numa_stored_in_file(fd, p, f->page_size),
+				 __ATOMIC_RELAXED);
 	return 0;
 }
 
-static void gmfd_fill_slot(const struct gmem_file *f, uint64_t off,
-			   struct gmem_kvm_userspace_memory_region2 *r)
+static int gmfd_check_room(struct gmem_file *f, uint64_t off, uint64_t len)
+{
+	int64_t have = gmem_cache_bytes(f->fd, off, len);
+
+	return gmem_room_memcg(have < 0 ? len : len - (uint64_t)have,
+			       "populate");
+}
+
+static int gmfd_usage(struct gmem_file *f, struct gmem_usage *u)
+{
+	int64_t touched;
+
+	if (gmem_cache_usage(f, u) == 0)
+		return 0;
+	/* Before cachestat (Linux 6.5) the kernel has no figure for it. */
+	pthread_mutex_lock(&f->lock);
+	u->resident = f->populated.bytes;
+	pthread_mutex_unlock(&f->lock);
+	u->touched = GMEM_STATS_UNKNOWN;
+	if (f->map) {
+		touched = gmem_mincore_bytes(f, 0, f->size);
+		if (touched >= 0)
+			u->touched = (uint64_t)touched;
+	}
+	return 0;
+}
+
+static unsigned int gmfd_numa_reach(const struct gmem_file *f)
+{
+	if (!f->map || __atomic_load_n(&numa_stored, __ATOMIC_RELAXED) <= 0)
+		return 0;
+	return GMEM_REACH_POPULATE | GMEM_REACH_FAULTS;
+}
+
+static void gmfd_fill_memslot(const struct gmem_file *f, uint64_t off,
+			      struct gmem_kvm_userspace_memory_region2 *r)
 {
 	r->flags |= GMEM_KVM_MEM_GUEST_MEMFD;
-	r->guest_memfd = f->fd;
+	r->guest_memfd = (uint32_t)f->fd;
 	r->guest_memfd_offset = off;
-	/* Shared accesses go through the host mapping where there is one. */
-	if (f->host_addr)
-		r->userspace_addr = (uintptr_t)f->host_addr + off;
+	/* Shared accesses go through the mapping where there is one. */
+	if (f->map)
+		r->userspace_addr = (uintptr_t)f->map + off;
+}
+
+static int gmfd_check_bind(const struct gmem_file *f, uint64_t off,
+			   uint64_t len, uint64_t gpa)
+{
+	(void)f, (void)off, (void)len, (void)gpa;
+	return 0;
 }
 
 const struct gmem_backend_ops gmem_backend_guest_memfd = {
 	.id = GMEM_BACKEND_GUEST_MEMFD,
 	.name = "guest_memfd",
-	.available = gmfd_available,
+	.check = gmfd_check,
 	.page_size = gmfd_page_size,
 	.create = gmfd_create,
+	.destroy = gmem_unmap_and_close,
+	.populate_chunk = 64ULL << 20,
 	.populate = gmem_fallocate_populate,
 	.discard = gmem_fallocate_punch,
-	.fill_slot = gmfd_fill_slot,
+	.check_room = gmfd_check_room,
+	.resident_in = gmem_cache_resident_in,
+	.usage = gmfd_usage,
+	.numa_reach = gmfd_numa_reach,
+	.fill_memslot = gmfd_fill_memslot,
+	.check_bind = gmfd_check_bind,
 };

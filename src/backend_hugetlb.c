@@ -11,47 +11,38 @@
 #endif
 #define GMEM_MFD_HUGE_SHIFT 26
 
-static uint64_t read_pool_value(uint64_t page_size, const char *field)
+static bool host_has_size(uint64_t size)
 {
-	char path[128];
+	const struct gmem_facts *h = gmem_facts();
 
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/mm/hugepages/hugepages-%llukB/%s",
-		 (unsigned long long)(page_size >> 10), field);
-	return gmem_read_u64(path);
-}
-
-static bool host_has_size(const struct gmem_host *h, uint64_t size)
-{
-	for (unsigned int i = 0; i < h->nr_hugepage_sizes; i++)
-		if (h->hugepages[i].page_size == size)
+	for (unsigned int i = 0; i < h->nr_huge_sizes; i++)
+		if (h->huge_sizes[i] == size)
 			return true;
 	return false;
 }
 
 static uint64_t huge_page_size(const struct gmem_file_args *a)
 {
-	const struct gmem_host *h = gmem_host_cached();
+	const struct gmem_facts *h = gmem_facts();
 
 	if (a->page_size)
 		return a->page_size;
 	/* The smallest huge size is the usual default (2 MiB on x86). */
-	return h->nr_hugepage_sizes ? h->hugepages[0].page_size : 0;
+	return h->nr_huge_sizes ? h->huge_sizes[0] : 0;
 }
 
-static int huge_available(const struct gmem_host *h,
-			  const struct gmem_file_args *a)
+static int huge_check(const struct gmem_file_args *a)
 {
 	uint64_t psz = huge_page_size(a);
 
-	if (!h->memfd_hugetlb)
-		return gmem_fail(EOPNOTSUPP, "hugetlb: memfd_create(MFD_HUGETLB) "
-				 "is not available");
 	if (a->flags & GMEM_FILE_NO_HOST_MAP)
 		return gmem_fail(EINVAL, "hugetlb: KVM reaches hugetlb memory "
 				 "through the host mapping, so "
 				 "GMEM_FILE_NO_HOST_MAP is only for guest_memfd");
-	if (!psz || (psz & (psz - 1)) || !host_has_size(h, psz))
+	if (a->flags & GMEM_FILE_THP)
+		return gmem_fail(EINVAL, "file: GMEM_FILE_THP is only for the "
+				 "memfd backend, not hugetlb");
+	if (!psz || (psz & (psz - 1)) || !host_has_size(psz))
 		return gmem_fail(EINVAL, "hugetlb: page size %llu is not one "
 				 "this host offers (see gmemctl probe)",
 				 (unsigned long long)psz);
@@ -61,8 +52,8 @@ static int huge_available(const struct gmem_host *h,
 static int huge_create(struct gmem_file *f, const struct gmem_file_args *a)
 {
 	uint64_t need = a->size / f->page_size;
-	uint64_t free_pages = read_pool_value(f->page_size, "free_hugepages");
-	uint64_t resv = read_pool_value(f->page_size, "resv_hugepages");
+	uint64_t free_pages = gmem_hugepool_read(f->page_size, "free_hugepages");
+	uint64_t resv = gmem_hugepool_read(f->page_size, "resv_hugepages");
 	uint64_t avail = free_pages > resv ? free_pages - resv : 0;
 	unsigned int log2 = (unsigned int)__builtin_ctzll(f->page_size);
 	int ret;
@@ -92,13 +83,102 @@ static int huge_create(struct gmem_file *f, const struct gmem_file_args *a)
 	return ret;
 }
 
+/* What the file holds: what populate allocated, plus what was faulted. */
+struct holdings {
+	uint64_t resident;
+	uint64_t touched;
+};
+
+/*
+ * hugetlbfs has no cachestat and no SEEK_DATA, and mincore() sees only
+ * pages mapped in this process: join it with the books page by page.  A
+ * hugetlb file is never larger than its pool, so this stays small.
+ */
+static int count_holdings(struct gmem_file *f, struct holdings *h)
+{
+	uint64_t psz = f->page_size;
+
+	h->resident = h->touched = 0;
+	for (uint64_t off = 0; off < f->size; off += psz) {
+		int64_t mapped = gmem_mincore_bytes(f, off, psz);
+		bool populated;
+
+		if (mapped < 0)
+			return (int)mapped;
+		pthread_mutex_lock(&f->lock);
+		populated = gmem_extents_covered(&f->populated, off, off + psz);
+		pthread_mutex_unlock(&f->lock);
+		if (mapped)
+			h->touched += psz;
+		if (mapped || populated)
+			h->resident += psz;
+	}
+	return 0;
+}
+
+static int huge_usage(struct gmem_file *f, struct gmem_usage *u)
+{
+	struct holdings h;
+	int ret = count_holdings(f, &h);
+
+	if (ret < 0)
+		return ret;
+	u->resident = h.resident;
+	u->touched = h.touched;
+	return 0;
+}
+
+static int huge_check_room(struct gmem_file *f, uint64_t off, uint64_t len)
+{
+	uint64_t pages = 0;
+
+	for (uint64_t p = off; p < off + len; p += f->page_size) {
+		bool have;
+
+		pthread_mutex_lock(&f->lock);
+		have = gmem_extents_covered(&f->populated, p, p + f->page_size);
+		pthread_mutex_unlock(&f->lock);
+		if (!have && gmem_mincore_bytes(f, p, f->page_size) == 0)
+			pages++;
+	}
+	return gmem_room_hugetlb(f->page_size, pages, "populate");
+}
+
+static unsigned int huge_numa_reach(const struct gmem_file *f)
+{
+	(void)f;
+	/*
+	 * hugetlbfs keeps no policy in the file: mbind covers faults through
+	 * the mapping (the guest's, via KVM), but fallocate follows the thread.
+	 */
+	return GMEM_REACH_FAULTS;
+}
+
+static int huge_check_bind(const struct gmem_file *f, uint64_t off,
+			   uint64_t len, uint64_t gpa)
+{
+	(void)f, (void)off, (void)len, (void)gpa;
+	return 0;
+}
+
 const struct gmem_backend_ops gmem_backend_hugetlb = {
 	.id = GMEM_BACKEND_HUGETLB,
 	.name = "hugetlb",
-	.available = huge_available,
+	.check = huge_check,
 	.page_size = huge_page_size,
 	.create = huge_create,
+	.destroy = gmem_unmap_and_close,
+	/*
+	 * One page at a time: a failed hugetlbfs fallocate keeps the pages
+	 * it got, and per page the books know exactly which.
+	 */
+	.populate_chunk = 0,
 	.populate = gmem_fallocate_populate,
 	.discard = gmem_fallocate_punch,
-	.fill_slot = gmem_fill_slot_from_mapping,
+	.check_room = huge_check_room,
+	.resident_in = NULL,
+	.usage = huge_usage,
+	.numa_reach = huge_numa_reach,
+	.fill_memslot = gmem_fill_memslot_from_map,
+	.check_bind = huge_check_bind,
 };

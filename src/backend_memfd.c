@@ -1,13 +1,23 @@
 // SPDX-License-Identifier: MIT
-/* backend_memfd.c - shared memfd, reached by KVM through a host mapping. */
+/*
+ * backend_memfd.c - shared memfd, reached by KVM through a host mapping,
+ * and the helpers the other memfd-like backends share.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define THP_SIZE (2ULL << 20)
 
 /*
  * Map fd at an address aligned to align, so the host (and KVM, which
@@ -19,7 +29,7 @@ static void *map_aligned(int fd, uint64_t size, uint64_t align)
 	uint8_t *area, *p;
 	uint64_t lead;
 
-	if (align <= GMEM_BASE_PAGE_SIZE)
+	if (align <= gmem_facts()->page_size)
 		return mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			    fd, 0);
 	area = mmap(NULL, size + align, PROT_NONE,
@@ -50,7 +60,8 @@ int gmem_memfd_make(struct gmem_file *f, const struct gmem_file_args *a,
 
 	fd = memfd_create(f->name, MFD_CLOEXEC | MFD_ALLOW_SEALING | mfd_flags);
 	if (fd < 0)
-		return gmem_fail(errno, "memfd_create: %s", strerror(errno));
+		return gmem_fail(errno, "%s: memfd_create: %s", f->ops->name,
+				 strerror(errno));
 	if (ftruncate(fd, (off_t)a->size) < 0) {
 		err = errno;
 		gmem_fail(err, "%s: ftruncate to %llu bytes: %s", f->ops->name,
@@ -60,8 +71,8 @@ int gmem_memfd_make(struct gmem_file *f, const struct gmem_file_args *a,
 	/* Guests and device processes rely on the size: nobody may change it. */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		err = errno;
-		gmem_fail(err, "%s: sealing the size: %s", f->ops->name,
-			  strerror(err));
+		gmem_fail(err, "%s: sealing the size (fcntl F_ADD_SEALS): %s",
+			  f->ops->name, strerror(err));
 		goto close_fd;
 	}
 	p = map_aligned(fd, a->size, align);
@@ -72,8 +83,9 @@ int gmem_memfd_make(struct gmem_file *f, const struct gmem_file_args *a,
 		goto close_fd;
 	}
 	f->fd = fd;
-	f->host_addr = p;
+	f->map = p;
 	f->map_len = a->size;
+	f->host_visible = true;
 	return 0;
 
 close_fd:
@@ -81,8 +93,18 @@ close_fd:
 	return -err;
 }
 
-static int fallocate_range(struct gmem_file *f, int mode, uint64_t off,
-			   uint64_t len, const char *what)
+void gmem_unmap_and_close(struct gmem_file *f)
+{
+	if (f->map)
+		munmap(f->map, f->map_len);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->map = NULL;
+	f->fd = -1;
+}
+
+int gmem_fallocate(struct gmem_file *f, int mode, uint64_t off, uint64_t len,
+		   const char *what)
 {
 	if (fallocate(f->fd, mode, (off_t)off, (off_t)len) < 0) {
 		int err = errno;
@@ -95,26 +117,30 @@ static int fallocate_range(struct gmem_file *f, int mode, uint64_t off,
 	return 0;
 }
 
-/* Every backend allocates with fallocate: it runs without page faults, and
- * guest_memfd accepts nothing else.  KEEP_SIZE is what guest_memfd requires. */
+/*
+ * Every backend allocates with fallocate: it runs without page faults, and
+ * guest_memfd accepts nothing else.  KEEP_SIZE is what guest_memfd needs.
+ */
 int gmem_fallocate_populate(struct gmem_file *f, uint64_t off, uint64_t len)
 {
-	return fallocate_range(f, FALLOC_FL_KEEP_SIZE, off, len, "populate");
+	return gmem_fallocate(f, FALLOC_FL_KEEP_SIZE, off, len, "populate");
 }
 
-/* Punching unmaps the range from every mapping and KVM follows (through
+/*
+ * Punching unmaps the range from every mapping and KVM follows (through
  * its MMU notifier for mapped memory, directly for guest_memfd), so every
- * guest reads zeros afterwards. */
+ * guest reads zeros afterwards.
+ */
 int gmem_fallocate_punch(struct gmem_file *f, uint64_t off, uint64_t len)
 {
-	return fallocate_range(f, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
-			       off, len, "discard");
+	return gmem_fallocate(f, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+			      off, len, "discard");
 }
 
-void gmem_fill_slot_from_mapping(const struct gmem_file *f, uint64_t off,
-				 struct gmem_kvm_userspace_memory_region2 *r)
+void gmem_fill_memslot_from_map(const struct gmem_file *f, uint64_t off,
+				struct gmem_kvm_userspace_memory_region2 *r)
 {
-	r->userspace_addr = (uintptr_t)f->host_addr + off;
+	r->userspace_addr = (uintptr_t)f->map + off;
 }
 
 /*
@@ -130,18 +156,17 @@ static void shmem_thp_mode(char *out, size_t len)
 				     "shmem_enabled", out, len);
 }
 
-static int memfd_available(const struct gmem_host *h,
-			   const struct gmem_file_args *a)
+static int memfd_check(const struct gmem_file_args *a)
 {
 	char mode[32];
 
-	if (!h->memfd)
-		return gmem_fail(EOPNOTSUPP, "memfd: memfd_create is not "
-				 "available");
 	if (a->flags & GMEM_FILE_NO_HOST_MAP)
 		return gmem_fail(EINVAL, "memfd: KVM reaches memfd memory "
 				 "through the host mapping, so "
 				 "GMEM_FILE_NO_HOST_MAP is only for guest_memfd");
+	if (a->page_size)
+		return gmem_fail(EINVAL, "file: page_size is only for the "
+				 "hugetlb backend, not memfd");
 	if (a->flags & GMEM_FILE_THP) {
 		shmem_thp_mode(mode, sizeof(mode));
 		if (strcmp(mode, "always") && strcmp(mode, "within_size") &&
@@ -159,43 +184,36 @@ static int memfd_available(const struct gmem_host *h,
 static uint64_t memfd_page_size(const struct gmem_file_args *a)
 {
 	(void)a;
-	return GMEM_BASE_PAGE_SIZE;
+	return gmem_facts()->page_size;
 }
-
-#define THP_SIZE (2ULL << 20)
 
 static int memfd_create_file(struct gmem_file *f, const struct gmem_file_args *a)
 {
 	bool thp = a->flags & GMEM_FILE_THP;
 	int ret;
 
-	ret = gmem_memfd_make(f, a, 0, thp ? THP_SIZE : GMEM_BASE_PAGE_SIZE);
+	ret = gmem_memfd_make(f, a, 0, thp ? THP_SIZE : f->page_size);
 	if (ret < 0 || !thp)
 		return ret;
-	if (madvise(f->host_addr, a->size, MADV_HUGEPAGE) < 0) {
+	if (madvise(f->map, a->size, MADV_HUGEPAGE) < 0) {
 		ret = gmem_fail(errno, "memfd: MADV_HUGEPAGE: %s",
 				strerror(errno));
-		munmap(f->host_addr, f->map_len);
-		close(f->fd);
-		f->host_addr = NULL;
-		f->fd = -1;
+		gmem_unmap_and_close(f);
 		return ret;
 	}
 	f->thp = true;
 	return 0;
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-/* fallocate allocates without a mapping, and so without the huge advice:
- * a THP file is populated by faulting through its mapping instead. */
+/*
+ * fallocate allocates without a mapping, and so without the huge advice:
+ * a THP file is populated by faulting through its mapping instead.
+ */
 static int memfd_populate(struct gmem_file *f, uint64_t off, uint64_t len)
 {
 	if (!f->thp)
 		return gmem_fallocate_populate(f, off, len);
-	if (madvise((uint8_t *)f->host_addr + off, len, MADV_POPULATE_WRITE) < 0)
+	if (madvise((uint8_t *)f->map + off, len, MADV_POPULATE_WRITE) < 0)
 		return gmem_fail(errno, "populate: MADV_POPULATE_WRITE "
 				 "0x%llx+0x%llx on memfd: %s",
 				 (unsigned long long)off,
@@ -203,13 +221,69 @@ static int memfd_populate(struct gmem_file *f, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* Bytes of the range the kernel does not hold yet. */
+static uint64_t cache_missing(struct gmem_file *f, uint64_t off, uint64_t len)
+{
+	int64_t have = gmem_cache_bytes(f->fd, off, len);
+
+	return have < 0 ? len : len - (uint64_t)have;
+}
+
+static int memfd_check_room(struct gmem_file *f, uint64_t off, uint64_t len)
+{
+	return gmem_room_memcg(cache_missing(f, off, len), "populate");
+}
+
+static int memfd_usage(struct gmem_file *f, struct gmem_usage *u)
+{
+	struct stat st;
+	int64_t touched;
+
+	if (gmem_cache_usage(f, u) == 0)
+		return 0;
+	/* Before cachestat (Linux 6.5), shmem still counts its blocks. */
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	u->resident = (uint64_t)st.st_blocks * 512;
+	touched = gmem_mincore_bytes(f, 0, f->size);
+	u->touched = touched < 0 ? GMEM_STATS_UNKNOWN : (uint64_t)touched;
+	return 0;
+}
+
+static unsigned int memfd_numa_reach(const struct gmem_file *f)
+{
+	(void)f;
+	/* shmem keeps a policy per file range and applies it to fallocate. */
+	return GMEM_REACH_POPULATE | GMEM_REACH_FAULTS;
+}
+
+static int memfd_check_bind(const struct gmem_file *f, uint64_t off,
+			    uint64_t len, uint64_t gpa)
+{
+	(void)len;
+	if (f->thp && (gpa % THP_SIZE) != (off % THP_SIZE))
+		return gmem_fail(EINVAL, "bind: a THP memfd needs the guest "
+				 "address 0x%llx and the file offset 0x%llx "
+				 "equal modulo 2 MiB, or KVM maps it with 4 KiB "
+				 "pages only", (unsigned long long)gpa,
+				 (unsigned long long)off);
+	return 0;
+}
+
 const struct gmem_backend_ops gmem_backend_memfd = {
 	.id = GMEM_BACKEND_MEMFD,
 	.name = "memfd",
-	.available = memfd_available,
+	.check = memfd_check,
 	.page_size = memfd_page_size,
 	.create = memfd_create_file,
+	.destroy = gmem_unmap_and_close,
+	.populate_chunk = 64ULL << 20,
 	.populate = memfd_populate,
 	.discard = gmem_fallocate_punch,
-	.fill_slot = gmem_fill_slot_from_mapping,
+	.check_room = memfd_check_room,
+	.resident_in = gmem_cache_resident_in,
+	.usage = memfd_usage,
+	.numa_reach = memfd_numa_reach,
+	.fill_memslot = gmem_fill_memslot_from_map,
+	.check_bind = memfd_check_bind,
 };

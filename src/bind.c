@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* bind.c - expose a range of a file to a VM through one memslot, and back. */
+/*
+ * bind.c - expose a range of a file to a VM through one memslot, and back.
+ * This file decides what the memslot says; vm.c only issues it.
+ */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -40,7 +43,7 @@ static int check_bind_args(const struct gmem_vm *vm, const struct gmem_file *f,
 				 "%u..%u given to the library", a->slot,
 				 vm->slot_first,
 				 vm->slot_first + vm->slot_count - 1);
-	return 0;
+	return f->ops->check_bind(f, a->offset, a->length, a->gpa);
 }
 
 static bool slot_used(const struct gmem_vm *vm, uint32_t slot)
@@ -97,6 +100,16 @@ static int place(struct gmem_vm *vm, const struct gmem_file *f,
 			 "are in use", vm->slot_count);
 }
 
+/* What KVM is told about binding b. */
+static void binding_memslot(const struct gmem_binding *b,
+			    struct gmem_kvm_userspace_memory_region2 *r)
+{
+	*r = (struct gmem_kvm_userspace_memory_region2){ .slot = b->slot };
+	r->guest_phys_addr = b->gpa;
+	r->memory_size = b->length;
+	b->file->ops->fill_memslot(b->file, b->offset, r);
+}
+
 static void insert_sorted(struct gmem_vm *vm, struct gmem_binding *nb)
 {
 	struct gmem_binding **pp = &vm->bindings;
@@ -107,12 +120,15 @@ static void insert_sorted(struct gmem_vm *vm, struct gmem_binding *nb)
 	*pp = nb;
 }
 
-int gmem_bind(struct gmem_vm *vm, struct gmem_file *file,
-	      const struct gmem_bind_args *args, struct gmem_binding **out)
+GMEM_API int gmem_bind(struct gmem_vm *vm, struct gmem_file *file,
+		       const struct gmem_bind_args *args,
+		       struct gmem_binding **out)
 {
+	struct gmem_kvm_userspace_memory_region2 r;
 	struct gmem_binding *b;
 	int ret;
 
+	gmem_error_clear();
 	if (!vm || !file || !args || !out)
 		return gmem_fail(EINVAL, "gmem_bind: NULL argument");
 	ret = check_bind_args(vm, file, args);
@@ -135,7 +151,8 @@ int gmem_bind(struct gmem_vm *vm, struct gmem_file *file,
 	ret = place(vm, file, args, &b->slot);
 	if (ret < 0)
 		goto unlock;
-	ret = gmem_vm_set_slot(vm, b, true);
+	binding_memslot(b, &r);
+	ret = gmem_vm_set_memslot(vm, &r);
 	if (ret < 0)
 		goto unlock;
 	b->attached = true;
@@ -153,45 +170,58 @@ unlock:
 	return ret;
 }
 
-int gmem_unbind(struct gmem_binding *b)
+int gmem_binding_detach(struct gmem_binding *b, struct gmem_file **file_out)
 {
-	struct gmem_vm *vm;
-	struct gmem_file *file;
+	struct gmem_kvm_userspace_memory_region2 r = { .slot = b->slot };
+	struct gmem_vm *vm = b->vm;
 	struct gmem_binding **pp;
 	int ret;
 
+	/* Size 0 deletes.  If KVM refuses, everything stays as it was. */
+	ret = gmem_vm_set_memslot(vm, &r);
+	if (ret < 0)
+		return ret;
+	for (pp = &vm->bindings; *pp != b; pp = &(*pp)->next)
+		;
+	*pp = b->next;
+	b->next = NULL;
+	b->attached = false;
+	__atomic_sub_fetch(&b->file->bindings, 1, __ATOMIC_RELAXED);
+	*file_out = b->file;
+	/* gmem_unbind() sees NULL: the file went back with the memslot. */
+	b->file = NULL;
+	return 0;
+}
+
+GMEM_API int gmem_unbind(struct gmem_binding *b)
+{
+	struct gmem_file *file = NULL;
+	struct gmem_vm *vm;
+	int ret = 0;
+
+	gmem_error_clear();
 	if (!b)
 		return gmem_fail(EINVAL, "gmem_unbind: binding is NULL");
 	vm = b->vm;
 	pthread_mutex_lock(&vm->lock);
-	file = b->file;
-	if (b->attached) {
-		/* If KVM refuses, keep everything as it was. */
-		ret = gmem_vm_set_slot(vm, b, false);
-		if (ret < 0) {
-			pthread_mutex_unlock(&vm->lock);
-			return ret;
-		}
-		for (pp = &vm->bindings; *pp != b; pp = &(*pp)->next)
-			;
-		*pp = b->next;
-		b->attached = false;
-	}
+	if (b->attached)
+		ret = gmem_binding_detach(b, &file);
 	pthread_mutex_unlock(&vm->lock);
-	/* A binding the VM already ended gave its file back then. */
-	if (file) {
-		__atomic_sub_fetch(&file->bindings, 1, __ATOMIC_RELAXED);
+	if (ret < 0)
+		return ret;
+	/* After unlocking: the last reference takes the registry lock. */
+	if (file)
 		gmem_file_put(file);
-	}
 	gmem_vm_put(vm);
 	free(b);
 	return 0;
 }
 
-int gmem_binding_slot(const struct gmem_binding *b)
+GMEM_API int gmem_binding_slot(const struct gmem_binding *b)
 {
 	int slot;
 
+	gmem_error_clear();
 	if (!b)
 		return gmem_fail(EINVAL, "gmem_binding_slot: binding is NULL");
 	pthread_mutex_lock(&b->vm->lock);

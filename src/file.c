@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -34,22 +32,16 @@ static int check_args(const struct gmem_file_args *a,
 	if (a->size == 0)
 		return gmem_fail(EINVAL, "file: size is 0");
 	if (a->backend == GMEM_BACKEND_AUTO) {
-		ops = gmem_backend_choose(gmem_host_cached(), a);
+		ops = gmem_backend_choose(a);
 		if (!ops)
 			return gmem_fail(ENODEV, "file: no backend is usable "
 					 "here (last: %s)", gmem_last_error());
 	} else {
 		ops = gmem_backend_ops(a->backend);
-		ret = ops->available(gmem_host_cached(), a);
+		ret = ops->check(a);
 		if (ret < 0)
 			return ret;
 	}
-	if ((a->flags & GMEM_FILE_THP) && ops->id != GMEM_BACKEND_MEMFD)
-		return gmem_fail(EINVAL, "file: GMEM_FILE_THP is only for the "
-				 "memfd backend, not %s", ops->name);
-	if (a->page_size && ops->id != GMEM_BACKEND_HUGETLB)
-		return gmem_fail(EINVAL, "file: page_size is only for the "
-				 "hugetlb backend, not %s", ops->name);
 	psz = ops->page_size(a);
 	if (!gmem_aligned(a->size, psz))
 		return gmem_fail(EINVAL, "file: size %llu is not a multiple of "
@@ -64,12 +56,23 @@ static int check_args(const struct gmem_file_args *a,
 	return 0;
 }
 
-int gmem_file_create(const struct gmem_file_args *args, struct gmem_file **out)
+static void free_file(struct gmem_file *f)
+{
+	gmem_account_free(f);
+	free(f->numa);
+	pthread_mutex_destroy(&f->lock);
+	pthread_mutex_destroy(&f->range_lock);
+	free(f);
+}
+
+GMEM_API int gmem_file_create(const struct gmem_file_args *args,
+			      struct gmem_file **out)
 {
 	const struct gmem_backend_ops *ops = NULL;
 	struct gmem_file *f;
 	int ret;
 
+	gmem_error_clear();
 	if (!args || !out)
 		return gmem_fail(EINVAL, "gmem_file_create: NULL argument");
 	ret = check_args(args, &ops);
@@ -79,6 +82,7 @@ int gmem_file_create(const struct gmem_file_args *args, struct gmem_file **out)
 	if (!f)
 		return gmem_fail(ENOMEM, "out of memory for a file handle");
 	pthread_mutex_init(&f->lock, NULL);
+	pthread_mutex_init(&f->range_lock, NULL);
 	f->refs = 1;
 	f->ops = ops;
 	f->fd = -1;
@@ -91,16 +95,17 @@ int gmem_file_create(const struct gmem_file_args *args, struct gmem_file **out)
 		goto free_file;
 	ret = ops->create(f, args);
 	if (ret < 0)
-		goto free_account;
+		goto free_file;
+	if (ops->id == GMEM_BACKEND_GUEST_MEMFD) {
+		f->owner = args->vm;
+		gmem_vm_get(args->vm);
+	}
 	gmem_registry_add(f);
 	*out = f;
 	return 0;
 
-free_account:
-	gmem_account_free(f);
 free_file:
-	pthread_mutex_destroy(&f->lock);
-	free(f);
+	free_file(f);
 	return ret;
 }
 
@@ -109,25 +114,33 @@ void gmem_file_get(struct gmem_file *f)
 	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
 }
 
+bool gmem_file_tryget(struct gmem_file *f)
+{
+	int refs = __atomic_load_n(&f->refs, __ATOMIC_RELAXED);
+
+	while (refs > 0)
+		if (__atomic_compare_exchange_n(&f->refs, &refs, refs + 1,
+						false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
 void gmem_file_put(struct gmem_file *f)
 {
 	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
 		return;
-	/* First out of the registry, so no stats scan sees it half gone. */
+	/* First out of the registry, so no stats scan finds it half gone. */
 	gmem_registry_remove(f);
-	if (f->host_addr)
-		munmap(f->host_addr, f->map_len);
-	close(f->fd);
+	f->ops->destroy(f);
 	if (f->owner)
 		gmem_vm_put(f->owner);
-	free(f->numa);
-	gmem_account_free(f);
-	pthread_mutex_destroy(&f->lock);
-	free(f);
+	free_file(f);
 }
 
-int gmem_file_close(struct gmem_file *file)
+GMEM_API int gmem_file_close(struct gmem_file *file)
 {
+	gmem_error_clear();
 	if (!file)
 		return gmem_fail(EINVAL, "gmem_file_close: file is NULL");
 	gmem_file_put(file);
@@ -157,27 +170,28 @@ int gmem_file_check_range(const struct gmem_file *f, uint64_t off,
 	return 0;
 }
 
-int gmem_file_fd(const struct gmem_file *file)
+GMEM_API int gmem_file_fd(const struct gmem_file *file)
 {
+	gmem_error_clear();
 	return file ? file->fd : gmem_fail(EINVAL, "file is NULL");
 }
 
-uint64_t gmem_file_size(const struct gmem_file *file)
+GMEM_API uint64_t gmem_file_size(const struct gmem_file *file)
 {
 	return file ? file->size : 0;
 }
 
-enum gmem_backend gmem_file_backend(const struct gmem_file *file)
+GMEM_API enum gmem_backend gmem_file_backend(const struct gmem_file *file)
 {
 	return file ? file->ops->id : GMEM_BACKEND_AUTO;
 }
 
-uint64_t gmem_file_page_size(const struct gmem_file *file)
+GMEM_API uint64_t gmem_file_page_size(const struct gmem_file *file)
 {
 	return file ? file->page_size : 0;
 }
 
-void *gmem_file_host_addr(const struct gmem_file *file)
+GMEM_API void *gmem_file_host_addr(const struct gmem_file *file)
 {
-	return file ? file->host_addr : NULL;
+	return file && file->host_visible ? file->map : NULL;
 }

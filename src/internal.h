@@ -8,53 +8,143 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gmem.h"
 #include "kvm_uapi.h"
 
-#define GMEM_BASE_PAGE_SIZE 4096ULL
+/* Only the public API leaves the shared library (see libgmem.map too). */
+#define GMEM_API __attribute__((visibility("default")))
+
+struct gmem_file;
+struct gmem_vm;
+struct gmem_binding;
 
 /* ---- error.c ---- */
 
 /* Record a reason for this thread and return -err (err > 0). */
 int gmem_fail(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Every public call that can fail starts with this. */
+void gmem_error_clear(void);
 
-/* ---- probe.c ---- */
+/* ---- host.c: facts about the machine that need no KVM ---- */
 
-/* The probe, run once per process and then reused. */
-const struct gmem_host *gmem_host_cached(void);
-/* The number a sysfs or proc file holds, or 0. */
-uint64_t gmem_read_u64(const char *path);
+struct gmem_facts {
+	uint64_t page_size;		/* sysconf(_SC_PAGESIZE) */
+	unsigned int nr_huge_sizes;
+	uint64_t huge_sizes[GMEM_MAX_HUGEPAGE_SIZES];	/* ascending */
+	unsigned int nr_numa_nodes;	/* nodes with memory */
+	uint64_t numa_node_mask;	/* nodes 0-63 with memory */
+	unsigned int nr_node_ids;	/* highest possible node + 1 */
+	bool numa_syscalls;		/* set_mempolicy works (CONFIG_NUMA) */
+};
+
+/* Read once per process; never creates a VM or opens /dev/kvm. */
+const struct gmem_facts *gmem_facts(void);
+/* The number a sysfs or proc file holds, or def if it cannot be read. */
+uint64_t gmem_read_u64(const char *path, uint64_t def);
 /* The bracketed choice of a sysfs mode file, or "unavailable". */
 void gmem_read_sysfs_mode(const char *path, char *out, size_t outlen);
 /* Open /dev/kvm close-on-exec; -errno with a reason on failure. */
 int gmem_open_kvm(void);
+/* Pool counter ("free_hugepages", ...) of the hugetlb pool of page_size. */
+uint64_t gmem_hugepool_read(uint64_t page_size, const char *field);
+
+/* ---- extents.c: sets of page ranges, each tagged with a node ---- */
+
+#define GMEM_NODE_UNKNOWN (-1)
+
+struct gmem_extent {
+	uint64_t start;			/* bytes, inclusive */
+	uint64_t end;			/* bytes, exclusive */
+	int32_t node;			/* or GMEM_NODE_UNKNOWN */
+};
+
+struct gmem_extents {
+	struct gmem_extent *v;		/* sorted, disjoint */
+	size_t nr;
+	size_t cap;
+	uint64_t bytes;			/* sum of the lengths */
+};
+
+/*
+ * Add the parts of [start, end) not yet in the set, tagged node (parts
+ * already there keep their tag).  Calls count(node, +bytes) for what is
+ * added.  -ENOMEM leaves the set unchanged.
+ */
+int gmem_extents_add(struct gmem_extents *x, uint64_t start, uint64_t end,
+		     int32_t node,
+		     void (*count)(void *ctx, int32_t node, int64_t bytes),
+		     void *ctx);
+/* Remove [start, end); calls count(node, -bytes) for what goes. */
+int gmem_extents_remove(struct gmem_extents *x, uint64_t start, uint64_t end,
+			void (*count)(void *ctx, int32_t node, int64_t bytes),
+			void *ctx);
+/* Make room so that adding or removing [start, end) cannot fail. */
+int gmem_extents_reserve_for(struct gmem_extents *x, uint64_t start,
+			      uint64_t end);
+/* Bytes of [start, end) in the set. */
+uint64_t gmem_extents_covered(const struct gmem_extents *x, uint64_t start,
+			      uint64_t end);
+void gmem_extents_free(struct gmem_extents *x);
 
 /* ---- backends ---- */
 
-struct gmem_file;
+/* What the kernel says a file holds (backend usage op). */
+struct gmem_usage {
+	uint64_t resident;		/* bytes the file holds */
+	uint64_t touched;		/* bytes used through mappings, or UNKNOWN */
+};
+
+/* Where a policy stored in the file takes effect (numa_reach op). */
+#define GMEM_REACH_POPULATE	(1U << 0)	/* gmem_populate's allocations */
+#define GMEM_REACH_FAULTS	(1U << 1)	/* faults through the mapping */
 
 /*
- * One table per backend.  A new backend adds a table and an entry in
+ * One table per backend: everything the library knows about a kind of file
+ * lives in its table.  A new backend adds a table and an entry in
  * backend.c, and changes nothing else.
  */
 struct gmem_backend_ops {
 	enum gmem_backend id;
 	const char *name;
-	/* 0 if usable on this host with these args, else -errno + reason. */
-	int (*available)(const struct gmem_host *host,
-			 const struct gmem_file_args *args);
+	/* 0 if these args can make a file of this backend, else -errno. */
+	int (*check)(const struct gmem_file_args *args);
 	/* Page size the file will use (sizes and ranges align to it). */
 	uint64_t (*page_size)(const struct gmem_file_args *args);
-	/* Make f->fd and, where the backend has one, f->host_addr. */
+	/* Make f->fd and f->map; f->host_visible if the caller may see it. */
 	int (*create)(struct gmem_file *f, const struct gmem_file_args *args);
+	/* Undo create: unmap and close. */
+	void (*destroy)(struct gmem_file *f);
+	/* Largest piece gmem_populate hands to populate at once. */
+	uint64_t populate_chunk;
+	/*
+	 * Allocate one piece.  On failure the kernel may hold part of it:
+	 * the caller then asks resident_in (below) what it holds.
+	 */
 	int (*populate)(struct gmem_file *f, uint64_t off, uint64_t len);
 	int (*discard)(struct gmem_file *f, uint64_t off, uint64_t len);
-	/* Fill the backend's part of a memslot for file range at off. */
-	void (*fill_slot)(const struct gmem_file *f, uint64_t off,
-			  struct gmem_kvm_userspace_memory_region2 *r);
+	/* -ENOMEM with the numbers if populating [off, off+len) won't fit. */
+	int (*check_room)(struct gmem_file *f, uint64_t off, uint64_t len);
+	/*
+	 * Call found(off, len) for each stretch of [off, off + len) the kernel
+	 * holds (to repair the books after a failed populate).
+	 */
+	int (*resident_in)(struct gmem_file *f, uint64_t off, uint64_t len,
+			   void (*found)(struct gmem_file *f, uint64_t off,
+					 uint64_t len));
+	/* The kernel's figures for the whole file; no library lock held. */
+	int (*usage)(struct gmem_file *f, struct gmem_usage *u);
+	/* GMEM_REACH_* for a policy stored with mbind on f->map. */
+	unsigned int (*numa_reach)(const struct gmem_file *f);
+	/* Fill this file's part of a memslot for the range at off. */
+	void (*fill_memslot)(const struct gmem_file *f, uint64_t off,
+			     struct gmem_kvm_userspace_memory_region2 *r);
+	/* Why a binding of [off, off+len) at gpa would not work, or 0. */
+	int (*check_bind)(const struct gmem_file *f, uint64_t off,
+			  uint64_t len, uint64_t gpa);
 };
 
 extern const struct gmem_backend_ops gmem_backend_guest_memfd;
@@ -62,17 +152,37 @@ extern const struct gmem_backend_ops gmem_backend_memfd;
 extern const struct gmem_backend_ops gmem_backend_hugetlb;
 
 const struct gmem_backend_ops *gmem_backend_ops(enum gmem_backend id);
-const struct gmem_backend_ops *gmem_backend_choose(const struct gmem_host *h,
-						   const struct gmem_file_args *a);
+/* The first backend usable with these args (GMEM_BACKEND_AUTO). */
+const struct gmem_backend_ops *gmem_backend_choose(
+	const struct gmem_file_args *args);
 
-/* Shared by the memfd-like backends (backend_memfd.c). */
+/* backend_memfd.c: shared by the memfd-like backends. */
 /* memfd_create, size, seal, and map at an address aligned to align. */
 int gmem_memfd_make(struct gmem_file *f, const struct gmem_file_args *args,
 		    unsigned int mfd_flags, uint64_t align);
+void gmem_unmap_and_close(struct gmem_file *f);
+/* fallocate with EINTR retried; -errno with a reason naming what. */
+int gmem_fallocate(struct gmem_file *f, int mode, uint64_t off, uint64_t len,
+		   const char *what);
 int gmem_fallocate_populate(struct gmem_file *f, uint64_t off, uint64_t len);
 int gmem_fallocate_punch(struct gmem_file *f, uint64_t off, uint64_t len);
-void gmem_fill_slot_from_mapping(const struct gmem_file *f, uint64_t off,
-				 struct gmem_kvm_userspace_memory_region2 *r);
+void gmem_fill_memslot_from_map(const struct gmem_file *f, uint64_t off,
+				struct gmem_kvm_userspace_memory_region2 *r);
+
+/* cache.c: what a shmem-like file holds, from cachestat() and mincore(). */
+/* Bytes of [off, off + len) in the page cache, or -errno. */
+int64_t gmem_cache_bytes(int fd, uint64_t off, uint64_t len);
+int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u);
+int gmem_cache_resident_in(struct gmem_file *f, uint64_t off, uint64_t len,
+			   void (*found)(struct gmem_file *f, uint64_t off,
+					 uint64_t len));
+/* Bytes of f->map in [off, off + len) mincore() reports, or -errno. */
+int64_t gmem_mincore_bytes(const struct gmem_file *f, uint64_t off,
+			   uint64_t len);
+
+/* room.c: is there room for an allocation? */
+int gmem_room_memcg(uint64_t need, const char *what);
+int gmem_room_hugetlb(uint64_t page_size, uint64_t pages, const char *what);
 
 /* ---- numa.c ---- */
 
@@ -82,9 +192,10 @@ struct gmem_numa_range {
 	struct gmem_numa_policy policy;
 };
 
+/* A thread's policy, saved to be put back (up to 1024 node ids). */
 struct gmem_numa_saved {
 	int mode;
-	unsigned long mask;
+	unsigned long mask[1024 / (8 * sizeof(unsigned long))];
 };
 
 int gmem_numa_check(const struct gmem_numa_policy *p);
@@ -92,13 +203,18 @@ int gmem_numa_check(const struct gmem_numa_policy *p);
 const struct gmem_numa_policy *gmem_numa_policy_at(const struct gmem_file *f,
 						   uint64_t off,
 						   uint64_t *seg_end);
+/* The node a page populated under p certainly lands on, or unknown. */
+int32_t gmem_numa_certain_node(const struct gmem_numa_policy *p);
 int gmem_numa_thread_save(struct gmem_numa_saved *s);
 void gmem_numa_thread_restore(const struct gmem_numa_saved *s);
+int gmem_numa_set_thread(const struct gmem_numa_policy *p);
+/* Does a policy mbind()-ed on one mapping of fd reach the file itself? */
+bool gmem_numa_stored_in_file(int fd, void *map, uint64_t page_size);
 
 /* ---- objects ---- */
 
 struct gmem_vm {
-	pthread_mutex_t lock;		/* bindings, closed */
+	pthread_mutex_t lock;		/* bindings, closed, memslots */
 	int refs;			/* atomic: user + bindings + gmem files */
 	int fd;
 	bool owns_fd;
@@ -108,35 +224,40 @@ struct gmem_vm {
 	unsigned int slot_count;
 	struct gmem_binding *bindings;	/* sorted by gpa */
 	uint32_t id;			/* for stats: GmemVm<id> */
-	struct gmem_vm *reg_next;	/* stats.c registry */
+	struct gmem_vm *reg_next;	/* registry.c */
 };
 
 struct gmem_file {
-	pthread_mutex_t lock;		/* populated map and counters */
 	int refs;			/* atomic: user + live bindings */
 	const struct gmem_backend_ops *ops;
 	int fd;
 	uint64_t size;
 	uint64_t page_size;
-	void *host_addr;		/* NULL when not mapped */
-	size_t map_len;			/* what to munmap at host_addr */
+	void *map;			/* the library's mapping, or NULL */
+	size_t map_len;			/* what to munmap at map */
+	bool host_visible;		/* gmem_file_host_addr() returns map */
 	bool thp;			/* memfd on transparent huge pages */
 	struct gmem_vm *owner;		/* guest_memfd: its VM (ref held) */
 	char name[64];
 
-	/* NUMA policies by range, sorted by nothing; under lock (numa.c). */
-	struct gmem_numa_range *numa;
+	/*
+	 * Serialises range operations (populate, discard, NUMA policy) across
+	 * the syscall and the books, so the books always match the kernel.
+	 */
+	pthread_mutex_t range_lock;
+	/* Guards what follows; held only briefly, never over a syscall. */
+	pthread_mutex_t lock;
+	struct gmem_numa_range *numa;	/* policies by range, unsorted */
 	size_t nr_numa;
-
-	/* Accounting, under lock (accounting.c). */
-	uint8_t *page_node;		/* per page: GMEM_PAGE_* or node + 1 */
-	uint64_t populated_pages;
-	uint64_t node_pages[GMEM_MAX_NUMA_NODES + 1];	/* last: unknown */
+	struct gmem_extents populated;	/* what gmem_populate allocated */
+	int64_t *node_bytes;		/* [nr_node_ids]: certain placement */
+	uint64_t unknown_node_bytes;
 	uint64_t discarded_bytes;
 	uint64_t populate_calls;
 	uint64_t discard_calls;
-	uint32_t bindings;
-	struct gmem_file *reg_next;	/* stats.c registry */
+	uint32_t bindings;		/* atomic */
+
+	struct gmem_file *reg_next;	/* registry.c */
 	struct gmem_file *reg_prev;
 };
 
@@ -156,36 +277,55 @@ void gmem_vm_get(struct gmem_vm *vm);
 void gmem_vm_put(struct gmem_vm *vm);
 /* Take a reference unless the last one is already gone (registry scans). */
 bool gmem_vm_tryget(struct gmem_vm *vm);
-/* Create, or with length 0 delete, the memslot of b.  Under vm->lock. */
-int gmem_vm_set_slot(struct gmem_vm *vm, const struct gmem_binding *b,
-		     bool create);
+bool gmem_vm_is_closed(struct gmem_vm *vm);
+/* Issue one memslot change (memory_size 0 deletes).  Under vm->lock. */
+int gmem_vm_set_memslot(struct gmem_vm *vm,
+			const struct gmem_kvm_userspace_memory_region2 *r);
+
+/* bind.c */
+/*
+ * The one way a binding leaves KVM: delete its memslot, unlink it, give
+ * its file back.  Under vm->lock; on failure nothing changed.  The file
+ * reference moves to *file_out, to be put after vm->lock is dropped.
+ */
+int gmem_binding_detach(struct gmem_binding *b, struct gmem_file **file_out);
 
 /* file.c */
 void gmem_file_get(struct gmem_file *f);
+bool gmem_file_tryget(struct gmem_file *f);
 void gmem_file_put(struct gmem_file *f);
 /* Check [off, off + len) is a non-empty page-aligned range inside f. */
 int gmem_file_check_range(const struct gmem_file *f, uint64_t off,
 			  uint64_t len, const char *what);
 
-/* stats.c: every live file, for process-wide figures. */
+/*
+ * accounting.c: the books.  Under f->range_lock, prepare before the
+ * syscall; then recording its effect cannot fail.
+ */
+int gmem_account_init(struct gmem_file *f);
+void gmem_account_free(struct gmem_file *f);
+int gmem_account_prepare(struct gmem_file *f, uint64_t off, uint64_t len);
+void gmem_account_populated(struct gmem_file *f, uint64_t off, uint64_t len,
+			    int32_t node);
+void gmem_account_discarded(struct gmem_file *f, uint64_t off, uint64_t len);
+
+/* registry.c: every live file and VM, for process-wide figures. */
 void gmem_registry_add(struct gmem_file *f);
 void gmem_registry_remove(struct gmem_file *f);
 void gmem_registry_add_vm(struct gmem_vm *vm);
 void gmem_registry_remove_vm(struct gmem_vm *vm);
+/*
+ * References to every live file (vm NULL) or to the files bound to or
+ * created for vm, taken under the registry lock; put each with
+ * gmem_file_put() and free the array.  Also the VM count at that moment.
+ */
+int gmem_registry_files(struct gmem_vm *vm, struct gmem_file ***out,
+			size_t *nr, uint32_t *nr_vms);
+int gmem_registry_vms(struct gmem_vm ***out, size_t *nr);
 
-/* accounting.c: one byte per page says whether and where it was populated. */
-#define GMEM_PAGE_ABSENT	0
-#define GMEM_PAGE_NODE_UNKNOWN	255
-
-int gmem_account_init(struct gmem_file *f);
-void gmem_account_free(struct gmem_file *f);
-/* Under f->lock. */
-bool gmem_account_any_populated(const struct gmem_file *f, uint64_t off,
-				uint64_t len);
-/* Record a populate placed by policy p (how it was enforced: via_mbind). */
-void gmem_account_populated(struct gmem_file *f, uint64_t off, uint64_t len,
-			    const struct gmem_numa_policy *p, bool via_mbind);
-void gmem_account_discarded(struct gmem_file *f, uint64_t off, uint64_t len);
+/* stats.c */
+void gmem_stats_add(struct gmem_file_stats *sum,
+		    const struct gmem_file_stats *st);
 
 static inline bool gmem_aligned(uint64_t v, uint64_t align)
 {

@@ -1,38 +1,39 @@
 // SPDX-License-Identifier: MIT
 /*
  * numa.c - NUMA policies per file range: parsed and checked against the
- * host's nodes, stored in the file (mbind) where the kernel honours that,
- * otherwise applied to the allocating thread around each allocation.
+ * host's nodes, stored in the file (mbind on its mapping) where the kernel
+ * honours that, otherwise applied to the allocating thread around each
+ * allocation.  Whether a file keeps a policy is found out by trying it.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <linux/mempolicy.h>
 
 #include "internal.h"
 
-/* The kernel's nodemask length argument counts one past the last bit. */
-#define MAXNODE (GMEM_MAX_NUMA_NODES + 1)
+#define BITS_PER_LONG (8 * sizeof(unsigned long))
 
-static long sys_mbind(void *addr, uint64_t len, int mode,
-		      const unsigned long *mask)
+/*
+ * The kernel reads maxnode - 1 bits, and get_mempolicy() insists on room
+ * for every possible node: size masks from the possible nodes.
+ */
+static unsigned long maxnode(void)
 {
-	return syscall(SYS_mbind, addr, len, mode, mask, MAXNODE, 0);
+	return gmem_facts()->nr_node_ids + 1;
 }
 
-static long sys_set_mempolicy(int mode, const unsigned long *mask)
+static void to_mask(uint64_t nodes, unsigned long *mask, size_t longs)
 {
-	return syscall(SYS_set_mempolicy, mode, mask, MAXNODE);
-}
-
-static long sys_get_mempolicy(int *mode, unsigned long *mask)
-{
-	return syscall(SYS_get_mempolicy, mode, mask, MAXNODE, NULL, 0);
+	memset(mask, 0, longs * sizeof(*mask));
+	for (unsigned int n = 0; n < 64; n++)
+		if (nodes & (1ULL << n))
+			mask[n / BITS_PER_LONG] |= 1UL << (n % BITS_PER_LONG);
 }
 
 static int kernel_mode(uint32_t mode)
@@ -55,7 +56,7 @@ static const char *const mode_names[GMEM_NUMA_MODE_COUNT] = {
 
 int gmem_numa_check(const struct gmem_numa_policy *p)
 {
-	uint64_t host = gmem_host_cached()->numa_node_mask;
+	const struct gmem_facts *h = gmem_facts();
 	uint64_t missing;
 
 	if (!p)
@@ -76,12 +77,15 @@ int gmem_numa_check(const struct gmem_numa_policy *p)
 	if (p->mode == GMEM_NUMA_PREFERRED && (p->nodes & (p->nodes - 1)))
 		return gmem_fail(EINVAL, "numa: preferred takes exactly one "
 				 "node");
-	missing = p->nodes & ~host;
+	missing = p->nodes & ~h->numa_node_mask;
 	if (missing)
 		return gmem_fail(EINVAL, "numa: node %d does not exist on this "
 				 "host (nodes with memory: mask 0x%llx)",
 				 __builtin_ctzll(missing),
-				 (unsigned long long)host);
+				 (unsigned long long)h->numa_node_mask);
+	if (!h->numa_syscalls)
+		return gmem_fail(EOPNOTSUPP, "numa: this kernel has no NUMA "
+				 "policies (built without CONFIG_NUMA)");
 	return 0;
 }
 
@@ -109,7 +113,7 @@ static int parse_nodes(const char *s, uint64_t *out)
 					 "backwards", lo, hi);
 		if (hi >= GMEM_MAX_NUMA_NODES)
 			return gmem_fail(EINVAL, "numa: node %lu is beyond the "
-					 "%d nodes gmem supports", hi,
+					 "%d nodes a policy can name", hi,
 					 GMEM_MAX_NUMA_NODES);
 		for (unsigned long n = lo; n <= hi; n++)
 			mask |= 1ULL << n;
@@ -126,13 +130,14 @@ bad:
 			 "\"0-3,5\")", s);
 }
 
-int gmem_numa_policy_parse(const char *mode, const char *nodes,
-			   struct gmem_numa_policy *out)
+GMEM_API int gmem_numa_policy_parse(const char *mode, const char *nodes,
+				    struct gmem_numa_policy *out)
 {
 	struct gmem_numa_policy p = { 0 };
 	uint32_t m;
 	int ret;
 
+	gmem_error_clear();
 	if (!mode || !out)
 		return gmem_fail(EINVAL, "numa: NULL argument");
 	for (m = 0; m < GMEM_NUMA_MODE_COUNT; m++)
@@ -155,30 +160,48 @@ int gmem_numa_policy_parse(const char *mode, const char *nodes,
 	return 0;
 }
 
-/* guest_memfd follows mbind on its mapping from Linux 6.19. */
-static bool kernel_gmem_honours_mbind(void)
+static long sys_mbind(void *addr, uint64_t len, int mode, uint64_t nodes)
 {
-	struct utsname u;
-	unsigned int major = 0, minor = 0;
+	unsigned long mask[sizeof(((struct gmem_numa_saved *)0)->mask) /
+			   sizeof(unsigned long)];
 
-	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+	to_mask(nodes, mask, sizeof(mask) / sizeof(mask[0]));
+	return syscall(SYS_mbind, addr, len, mode, nodes ? mask : NULL,
+		       nodes ? maxnode() : 0, 0);
+}
+
+/*
+ * A policy stored in the file (not only in one mapping) shows in a second,
+ * fresh mapping of it.  shmem keeps it; guest_memfd does from Linux 6.19
+ * (vendors backport it); on older kernels the second mapping shows none.
+ * Try it on the file's first page and take it back.
+ */
+bool gmem_numa_stored_in_file(int fd, void *map, uint64_t page_size)
+{
+	int mode = -1;
+	unsigned long mask[sizeof(((struct gmem_numa_saved *)0)->mask) /
+			   sizeof(unsigned long)];
+	bool stored = false;
+	void *second;
+
+	if (!gmem_facts()->numa_syscalls)
 		return false;
-	return major > 6 || (major == 6 && minor >= 19);
+	if (sys_mbind(map, page_size, MPOL_BIND,
+		      gmem_facts()->numa_node_mask & -gmem_facts()->numa_node_mask) < 0)
+		return false;
+	second = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		      0);
+	if (second != MAP_FAILED) {
+		if (syscall(SYS_get_mempolicy, &mode, mask, maxnode(), second,
+			    MPOL_F_ADDR) == 0)
+			stored = (mode & ~MPOL_MODE_FLAGS) == MPOL_BIND;
+		munmap(second, page_size);
+	}
+	sys_mbind(map, page_size, MPOL_DEFAULT, 0);
+	return stored;
 }
 
-int gmem_file_numa_method(const struct gmem_file *f)
-{
-	if (!f)
-		return gmem_fail(EINVAL, "numa: file is NULL");
-	if (!f->host_addr)
-		return GMEM_NUMA_VIA_THREAD;
-	if (f->ops->id == GMEM_BACKEND_GUEST_MEMFD &&
-	    !kernel_gmem_honours_mbind())
-		return GMEM_NUMA_VIA_THREAD;
-	return GMEM_NUMA_VIA_MBIND;
-}
-
-/* Under f->lock: replace the policy of [off, off + len) in f's list. */
+/* Under f->range_lock: replace the policy of [off, off + len) in f's list. */
 static int store_range(struct gmem_file *f, uint64_t off, uint64_t len,
 		       const struct gmem_numa_policy *p)
 {
@@ -203,18 +226,22 @@ static int store_range(struct gmem_file *f, uint64_t off, uint64_t len,
 	}
 	if (p->mode != GMEM_NUMA_DEFAULT)
 		n[cnt++] = (struct gmem_numa_range){ off, len, *p };
+	pthread_mutex_lock(&f->lock);
 	free(f->numa);
 	f->numa = n;
 	f->nr_numa = cnt;
+	pthread_mutex_unlock(&f->lock);
 	return 0;
 }
 
-int gmem_file_set_numa_policy(struct gmem_file *f, uint64_t off, uint64_t len,
-			      const struct gmem_numa_policy *p)
+GMEM_API int gmem_file_set_numa_policy(struct gmem_file *f, uint64_t off,
+				       uint64_t len,
+				       const struct gmem_numa_policy *p)
 {
-	unsigned long mask;
+	bool any;
 	int ret;
 
+	gmem_error_clear();
 	if (!f)
 		return gmem_fail(EINVAL, "numa: file is NULL");
 	ret = gmem_file_check_range(f, off, len, "numa policy");
@@ -223,8 +250,11 @@ int gmem_file_set_numa_policy(struct gmem_file *f, uint64_t off, uint64_t len,
 	ret = gmem_numa_check(p);
 	if (ret < 0)
 		return ret;
+	pthread_mutex_lock(&f->range_lock);
 	pthread_mutex_lock(&f->lock);
-	if (gmem_account_any_populated(f, off, len)) {
+	any = gmem_extents_covered(&f->populated, off, off + len) != 0;
+	pthread_mutex_unlock(&f->lock);
+	if (any) {
 		ret = gmem_fail(EBUSY, "numa: part of 0x%llx+0x%llx is already "
 				"populated and would not move; set the policy "
 				"first or discard the range",
@@ -232,10 +262,9 @@ int gmem_file_set_numa_policy(struct gmem_file *f, uint64_t off, uint64_t len,
 				(unsigned long long)len);
 		goto unlock;
 	}
-	if (gmem_file_numa_method(f) == GMEM_NUMA_VIA_MBIND) {
-		mask = (unsigned long)p->nodes;
-		if (sys_mbind((uint8_t *)f->host_addr + off, len,
-			      kernel_mode(p->mode), p->nodes ? &mask : NULL) < 0) {
+	if (f->map && f->ops->numa_reach(f)) {
+		if (sys_mbind((uint8_t *)f->map + off, len,
+			      kernel_mode(p->mode), p->nodes) < 0) {
 			ret = gmem_fail(errno, "numa: mbind on %s: %s",
 					f->ops->name, strerror(errno));
 			goto unlock;
@@ -243,10 +272,21 @@ int gmem_file_set_numa_policy(struct gmem_file *f, uint64_t off, uint64_t len,
 	}
 	ret = store_range(f, off, len, p);
 unlock:
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_unlock(&f->range_lock);
 	return ret;
 }
 
+GMEM_API int gmem_file_numa_method(const struct gmem_file *f)
+{
+	gmem_error_clear();
+	if (!f)
+		return gmem_fail(EINVAL, "numa: file is NULL");
+	if (f->map && (f->ops->numa_reach(f) & GMEM_REACH_FAULTS))
+		return GMEM_NUMA_VIA_MBIND;
+	return GMEM_NUMA_VIA_THREAD;
+}
+
+/* Under f->lock. */
 const struct gmem_numa_policy *gmem_numa_policy_at(const struct gmem_file *f,
 						   uint64_t off,
 						   uint64_t *seg_end)
@@ -268,23 +308,52 @@ const struct gmem_numa_policy *gmem_numa_policy_at(const struct gmem_file *f,
 	return &dflt;
 }
 
-int gmem_numa_bind_thread(const struct gmem_numa_policy *p)
+/*
+ * Only two placements are certain: a policy bound to one node (the kernel
+ * fails the allocation rather than go elsewhere), and a host with one node.
+ * Preferred may spill, and interleave is spread by rules that differ by
+ * file type, so those stay unknown rather than modelled.
+ */
+int32_t gmem_numa_certain_node(const struct gmem_numa_policy *p)
 {
-	unsigned long mask;
-	int ret = gmem_numa_check(p);
+	const struct gmem_facts *h = gmem_facts();
 
-	if (ret < 0)
-		return ret;
-	mask = (unsigned long)p->nodes;
-	if (sys_set_mempolicy(kernel_mode(p->mode), p->nodes ? &mask : NULL) < 0)
+	if (h->nr_numa_nodes == 1 && h->numa_node_mask)
+		return __builtin_ctzll(h->numa_node_mask);
+	if (p->mode == GMEM_NUMA_BIND && !(p->nodes & (p->nodes - 1)))
+		return __builtin_ctzll(p->nodes);
+	return GMEM_NODE_UNKNOWN;
+}
+
+int gmem_numa_set_thread(const struct gmem_numa_policy *p)
+{
+	unsigned long mask[sizeof(((struct gmem_numa_saved *)0)->mask) /
+			   sizeof(unsigned long)];
+
+	to_mask(p->nodes, mask, sizeof(mask) / sizeof(mask[0]));
+	if (syscall(SYS_set_mempolicy, kernel_mode(p->mode),
+		    p->nodes ? mask : NULL, p->nodes ? maxnode() : 0) < 0)
 		return gmem_fail(errno, "numa: set_mempolicy: %s",
 				 strerror(errno));
 	return 0;
 }
 
+GMEM_API int gmem_numa_bind_thread(const struct gmem_numa_policy *p)
+{
+	int ret;
+
+	gmem_error_clear();
+	ret = gmem_numa_check(p);
+	if (ret < 0)
+		return ret;
+	return gmem_numa_set_thread(p);
+}
+
 int gmem_numa_thread_save(struct gmem_numa_saved *s)
 {
-	if (sys_get_mempolicy(&s->mode, &s->mask) < 0)
+	memset(s, 0, sizeof(*s));
+	if (syscall(SYS_get_mempolicy, &s->mode, s->mask, maxnode(), NULL,
+		    0) < 0)
 		return gmem_fail(errno, "numa: get_mempolicy: %s",
 				 strerror(errno));
 	return 0;
@@ -294,11 +363,14 @@ void gmem_numa_thread_restore(const struct gmem_numa_saved *s)
 {
 	int mode = s->mode & ~MPOL_MODE_FLAGS;
 
-	sys_set_mempolicy(s->mode, mode == MPOL_DEFAULT ? NULL : &s->mask);
+	/* Mode flags (static or relative nodes) travel with the mode. */
+	syscall(SYS_set_mempolicy, s->mode,
+		mode == MPOL_DEFAULT ? NULL : s->mask,
+		mode == MPOL_DEFAULT ? 0 : maxnode());
 }
 
-int64_t gmem_file_query_nodes(struct gmem_file *f, uint64_t off, uint64_t len,
-			      uint64_t *bytes_per_node)
+GMEM_API int64_t gmem_file_query_nodes(struct gmem_file *f, uint64_t off,
+				       uint64_t len, uint64_t *bytes_per_node)
 {
 	enum { BATCH = 512 };
 	void *pages[BATCH];
@@ -306,12 +378,13 @@ int64_t gmem_file_query_nodes(struct gmem_file *f, uint64_t off, uint64_t len,
 	uint64_t found = 0, step;
 	int ret;
 
+	gmem_error_clear();
 	if (!f || !bytes_per_node)
 		return gmem_fail(EINVAL, "numa: NULL argument");
 	ret = gmem_file_check_range(f, off, len, "query nodes");
 	if (ret < 0)
 		return ret;
-	if (!f->host_addr)
+	if (!f->host_visible)
 		return gmem_fail(EOPNOTSUPP, "numa: the file has no host "
 				 "mapping to ask about");
 	step = f->page_size;
@@ -319,7 +392,7 @@ int64_t gmem_file_query_nodes(struct gmem_file *f, uint64_t off, uint64_t len,
 		unsigned long n = 0;
 
 		for (; n < BATCH && pos < off + len; n++, pos += step)
-			pages[n] = (uint8_t *)f->host_addr + pos;
+			pages[n] = (uint8_t *)f->map + pos;
 		if (syscall(SYS_move_pages, 0, n, pages, NULL, status, 0) < 0)
 			return gmem_fail(errno, "numa: move_pages: %s",
 					 strerror(errno));

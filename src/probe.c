@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* probe.c - find out what this machine's kernel offers, once. */
-#include <dirent.h>
+/*
+ * probe.c - gmem_probe(): what this machine's kernel offers.  It creates
+ * throwaway VMs to ask KVM; nothing else in the library does.
+ */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -16,18 +16,6 @@
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 0x0004U
 #endif
-
-#define KVM_DEV "/dev/kvm"
-
-int gmem_open_kvm(void)
-{
-	int fd = open(KVM_DEV, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return gmem_fail(errno, "cannot open %s: %s", KVM_DEV,
-				 strerror(errno));
-	return fd;
-}
 
 static long check_cap(int sys_fd, int vm_fd, long cap)
 {
@@ -41,6 +29,32 @@ static long check_cap(int sys_fd, int vm_fd, long cap)
 	return r < 0 ? 0 : r;
 }
 
+/* Make a small shared guest_memfd and see whether mbind reaches it. */
+static uint32_t probe_guest_memfd_numa(int vm_fd, uint64_t flags)
+{
+	struct gmem_kvm_create_guest_memfd req = { .size = 1 << 21 };
+	uint32_t method = GMEM_NUMA_VIA_THREAD;
+	void *p;
+	int fd;
+
+	if (!(flags & GMEM_KVM_GUEST_MEMFD_FLAG_MMAP) ||
+	    !(flags & GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED))
+		return method;
+	req.flags = GMEM_KVM_GUEST_MEMFD_FLAG_MMAP |
+		    GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED;
+	fd = ioctl(vm_fd, GMEM_KVM_CREATE_GUEST_MEMFD, &req);
+	if (fd < 0)
+		return method;
+	p = mmap(NULL, req.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p != MAP_FAILED) {
+		if (gmem_numa_stored_in_file(fd, p, gmem_facts()->page_size))
+			method = GMEM_NUMA_VIA_MBIND;
+		munmap(p, req.size);
+	}
+	close(fd);
+	return method;
+}
+
 static void probe_kvm(struct gmem_host *h)
 {
 	int sys_fd, vm_fd;
@@ -49,6 +63,7 @@ static void probe_kvm(struct gmem_host *h)
 	if (sys_fd < 0) {
 		snprintf(h->kvm_error, sizeof(h->kvm_error), "%s",
 			 gmem_last_error());
+		gmem_error_clear();
 		return;
 	}
 	h->kvm_api_version = ioctl(sys_fd, KVM_GET_API_VERSION, 0);
@@ -80,6 +95,9 @@ static void probe_kvm(struct gmem_host *h)
 	h->cap_memory_fault_info =
 		check_cap(sys_fd, vm_fd, GMEM_KVM_CAP_MEMORY_FAULT_INFO);
 	h->cap_nr_memslots = check_cap(sys_fd, vm_fd, GMEM_KVM_CAP_NR_MEMSLOTS);
+	if (h->cap_guest_memfd)
+		h->guest_memfd_numa =
+			probe_guest_memfd_numa(vm_fd, h->cap_guest_memfd_flags);
 	close(vm_fd);
 	close(sys_fd);
 }
@@ -99,139 +117,39 @@ static void probe_memfd(struct gmem_host *h)
 	}
 }
 
-uint64_t gmem_read_u64(const char *path)
-{
-	unsigned long long v = 0;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
-}
-
-static int cmp_pool(const void *a, const void *b)
-{
-	const struct gmem_hugepage_pool *x = a, *y = b;
-
-	return (x->page_size > y->page_size) - (x->page_size < y->page_size);
-}
-
 static void probe_hugepages(struct gmem_host *h)
 {
-	const char *dir = "/sys/kernel/mm/hugepages";
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
+	const struct gmem_facts *facts = gmem_facts();
 
-	if (!d)
-		return;
-	while ((e = readdir(d)) && h->nr_hugepage_sizes < GMEM_MAX_HUGEPAGE_SIZES) {
-		unsigned long long kb;
-		struct gmem_hugepage_pool *p;
+	for (unsigned int i = 0; i < facts->nr_huge_sizes; i++) {
+		struct gmem_hugepage_pool *p = &h->hugepages[i];
 
-		if (sscanf(e->d_name, "hugepages-%llukB", &kb) != 1)
-			continue;
-		p = &h->hugepages[h->nr_hugepage_sizes++];
-		p->page_size = kb * 1024;
-		snprintf(path, sizeof(path), "%s/%s/nr_hugepages", dir, e->d_name);
-		p->total = gmem_read_u64(path);
-		snprintf(path, sizeof(path), "%s/%s/free_hugepages", dir, e->d_name);
-		p->free = gmem_read_u64(path);
+		p->page_size = facts->huge_sizes[i];
+		p->total = gmem_hugepool_read(p->page_size, "nr_hugepages");
+		p->free = gmem_hugepool_read(p->page_size, "free_hugepages");
 	}
-	closedir(d);
-	qsort(h->hugepages, h->nr_hugepage_sizes, sizeof(h->hugepages[0]),
-	      cmp_pool);
+	h->nr_hugepage_sizes = facts->nr_huge_sizes;
 }
 
-/* Sysfs shows modes as "always [madvise] never": keep the bracketed one. */
-void gmem_read_sysfs_mode(const char *path, char *out, size_t outlen)
+GMEM_API int gmem_probe(struct gmem_host *h)
 {
-	char buf[256], *l, *r;
-	FILE *f = fopen(path, "re");
+	const struct gmem_facts *facts = gmem_facts();
 
-	snprintf(out, outlen, "unavailable");
-	if (!f)
-		return;
-	if (fgets(buf, sizeof(buf), f)) {
-		l = strchr(buf, '[');
-		r = l ? strchr(l, ']') : NULL;
-		if (l && r) {
-			*r = '\0';
-			snprintf(out, outlen, "%s", l + 1);
-		}
-	}
-	fclose(f);
-}
-
-static void probe_numa(struct gmem_host *h)
-{
-	char buf[512], *p;
-	FILE *f = fopen("/sys/devices/system/node/has_memory", "re");
-
-	if (!f)
-		f = fopen("/sys/devices/system/node/online", "re");
-	if (!f || !fgets(buf, sizeof(buf), f)) {
-		/* No NUMA support in the kernel: all memory is one node. */
-		h->nr_numa_nodes = 1;
-		h->numa_node_mask = 1;
-		if (f)
-			fclose(f);
-		return;
-	}
-	fclose(f);
-	/* A list like "0-3,5". */
-	for (p = buf; *p && *p != '\n';) {
-		char *end;
-		unsigned long lo = strtoul(p, &end, 10), hi = lo;
-
-		if (end == p)
-			break;
-		if (*end == '-')
-			hi = strtoul(end + 1, &end, 10);
-		for (; lo <= hi && lo < GMEM_MAX_NUMA_NODES; lo++) {
-			h->numa_node_mask |= 1ULL << lo;
-			h->nr_numa_nodes++;
-		}
-		p = (*end == ',') ? end + 1 : end;
-	}
-}
-
-static void probe_all(struct gmem_host *h)
-{
+	gmem_error_clear();
+	if (!h)
+		return gmem_fail(EINVAL, "gmem_probe: host is NULL");
 	memset(h, 0, sizeof(*h));
+	h->page_size = (uint32_t)facts->page_size;
 	probe_kvm(h);
 	probe_memfd(h);
 	probe_hugepages(h);
 	gmem_read_sysfs_mode("/sys/kernel/mm/transparent_hugepage/enabled",
-			   h->thp_enabled, sizeof(h->thp_enabled));
+			     h->thp_enabled, sizeof(h->thp_enabled));
 	gmem_read_sysfs_mode("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-			   h->thp_shmem_enabled, sizeof(h->thp_shmem_enabled));
-	probe_numa(h);
+			     h->thp_shmem_enabled, sizeof(h->thp_shmem_enabled));
+	h->nr_numa_nodes = facts->nr_numa_nodes;
+	h->numa_node_mask = facts->numa_node_mask;
 	h->iommu = access("/dev/iommu", F_OK) == 0;
 	h->vfio = access("/dev/vfio/vfio", F_OK) == 0;
-}
-
-int gmem_probe(struct gmem_host *host)
-{
-	if (!host)
-		return gmem_fail(EINVAL, "gmem_probe: host is NULL");
-	probe_all(host);
 	return 0;
-}
-
-static struct gmem_host cached_host;
-static pthread_once_t cached_once = PTHREAD_ONCE_INIT;
-
-static void probe_cached(void)
-{
-	probe_all(&cached_host);
-}
-
-const struct gmem_host *gmem_host_cached(void)
-{
-	pthread_once(&cached_once, probe_cached);
-	return &cached_host;
 }

@@ -2,7 +2,6 @@
 /* vm.c - a KVM VM handle, owned or borrowed, and the memslots it may use. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,45 +40,45 @@ static int vm_alloc(int fd, bool owns_fd, unsigned int first,
 	return 0;
 }
 
-int gmem_vm_create(struct gmem_vm **out)
+GMEM_API int gmem_vm_create(struct gmem_vm **out)
 {
-	int kvm_fd, vm_fd, ret;
+	int kvm_fd, vm_fd, err, ret;
 
+	gmem_error_clear();
 	if (!out)
 		return gmem_fail(EINVAL, "gmem_vm_create: out is NULL");
 	kvm_fd = gmem_open_kvm();
 	if (kvm_fd < 0)
 		return kvm_fd;
 	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, GMEM_KVM_X86_DEFAULT_VM);
-	ret = -errno;
+	err = errno;
 	close(kvm_fd);
 	if (vm_fd < 0)
-		return gmem_fail(-ret, "KVM_CREATE_VM: %s", strerror(-ret));
+		return gmem_fail(err, "KVM_CREATE_VM: %s", strerror(err));
 	ret = vm_alloc(vm_fd, true, 0, vm_nr_memslots(vm_fd), out);
 	if (ret < 0)
 		close(vm_fd);
 	return ret;
 }
 
-/* A KVM VM fd is an anonymous inode named "kvm-vm". */
+/*
+ * A KVM VM fd answers KVM_CHECK_EXTENSION, as /dev/kvm does, but unlike
+ * /dev/kvm it knows no KVM_GET_API_VERSION.  Asking needs no /proc, so a
+ * jailed VMM can hand its fd over too.
+ */
 static bool is_kvm_vm_fd(int fd)
 {
-	char link[64], target[64];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n < 0)
+	if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0)
 		return false;
-	target[n] = '\0';
-	return strcmp(target, "anon_inode:kvm-vm") == 0;
+	return ioctl(fd, KVM_GET_API_VERSION, 0) < 0;
 }
 
-int gmem_vm_open(int vm_fd, unsigned int slot_first, unsigned int slot_count,
-		 struct gmem_vm **out)
+GMEM_API int gmem_vm_open(int vm_fd, unsigned int slot_first,
+			  unsigned int slot_count, struct gmem_vm **out)
 {
 	int nr;
 
+	gmem_error_clear();
 	if (!out)
 		return gmem_fail(EINVAL, "gmem_vm_open: out is NULL");
 	if (vm_fd < 0 || fcntl(vm_fd, F_GETFD) < 0)
@@ -99,8 +98,9 @@ int gmem_vm_open(int vm_fd, unsigned int slot_first, unsigned int slot_count,
 	return vm_alloc(vm_fd, false, slot_first, slot_count, out);
 }
 
-int gmem_vm_fd(const struct gmem_vm *vm)
+GMEM_API int gmem_vm_fd(const struct gmem_vm *vm)
 {
+	gmem_error_clear();
 	if (!vm)
 		return gmem_fail(EINVAL, "gmem_vm_fd: vm is NULL");
 	return vm->fd;
@@ -132,93 +132,100 @@ void gmem_vm_put(struct gmem_vm *vm)
 	free(vm);
 }
 
-int gmem_vm_set_slot(struct gmem_vm *vm, const struct gmem_binding *b,
-		     bool create)
+bool gmem_vm_is_closed(struct gmem_vm *vm)
 {
-	struct gmem_kvm_userspace_memory_region2 r = { .slot = b->slot };
-	unsigned long req = GMEM_KVM_SET_USER_MEMORY_REGION2;
+	bool closed;
 
-	if (create) {
-		r.guest_phys_addr = b->gpa;
-		r.memory_size = b->length;
-		b->file->ops->fill_slot(b->file, b->offset, &r);
-	}
+	pthread_mutex_lock(&vm->lock);
+	closed = vm->closed;
+	pthread_mutex_unlock(&vm->lock);
+	return closed;
+}
+
+int gmem_vm_set_memslot(struct gmem_vm *vm,
+			const struct gmem_kvm_userspace_memory_region2 *r)
+{
+	unsigned long req = GMEM_KVM_SET_USER_MEMORY_REGION2;
+	bool create = r->memory_size != 0;
+
 	/*
 	 * Kernels before 6.8 only know the first version of the call, whose
 	 * struct is a prefix of the second; guest_memfd needs the second.
 	 */
 	if (!vm->has_memory2) {
-		if (r.flags & GMEM_KVM_MEM_GUEST_MEMFD)
+		if (r->flags & GMEM_KVM_MEM_GUEST_MEMFD)
 			return gmem_fail(EOPNOTSUPP, "this kernel lacks "
 					 "KVM_SET_USER_MEMORY_REGION2");
 		req = KVM_SET_USER_MEMORY_REGION;
 	}
-	if (ioctl(vm->fd, req, &r) < 0) {
+	if (ioctl(vm->fd, req, r) < 0) {
 		int err = errno;
 
 		if (create && err == EEXIST)
-			return gmem_fail(EEXIST, "guest range 0x%llx+0x%llx "
-					 "overlaps a memslot the library does "
-					 "not manage",
-					 (unsigned long long)b->gpa,
-					 (unsigned long long)b->length);
-		return gmem_fail(err, "%s memslot %u: %s",
-				 create ? "creating" : "deleting", b->slot,
-				 strerror(err));
+			return gmem_fail(EEXIST, "KVM_SET_USER_MEMORY_REGION2: "
+					 "guest range 0x%llx+0x%llx overlaps a "
+					 "memslot the library does not manage",
+					 (unsigned long long)r->guest_phys_addr,
+					 (unsigned long long)r->memory_size);
+		return gmem_fail(err, "KVM_SET_USER_MEMORY_REGION2: %s memslot "
+				 "%u: %s", create ? "creating" : "deleting",
+				 r->slot, strerror(err));
 	}
 	return 0;
 }
 
-int gmem_vm_close(struct gmem_vm *vm)
+GMEM_API int gmem_vm_close(struct gmem_vm *vm)
 {
 	struct gmem_file **files;
-	struct gmem_binding *b, *next;
+	struct gmem_binding *b, **pp;
 	size_t n = 0;
 	int ret = 0;
 
+	gmem_error_clear();
 	if (!vm)
 		return gmem_fail(EINVAL, "gmem_vm_close: vm is NULL");
 	pthread_mutex_lock(&vm->lock);
-	vm->closed = true;
 	for (b = vm->bindings; b; b = b->next)
 		n++;
-	/* The files go back after unlocking; see below. */
+	/* Before anything changes, so running out of memory changes nothing. */
 	files = calloc(n ? n : 1, sizeof(*files));
-	n = 0;
-	for (b = vm->bindings; b; b = next) {
-		/*
-		 * Delete every slot, even in our own VM: vCPU fds and
-		 * guest_memfd files hold the kernel's VM alive past close(),
-		 * and a slot left there would still point at the file.
-		 */
-		int r = gmem_vm_set_slot(vm, b, false);
-
-		if (r < 0 && !ret)
-			ret = r;
-		next = b->next;
-		b->attached = false;
-		b->next = NULL;
-		__atomic_sub_fetch(&b->file->bindings, 1, __ATOMIC_RELAXED);
-		if (files)
-			files[n++] = b->file;
-		else
-			gmem_file_put(b->file);	/* no memory: put it now */
-		/* gmem_unbind() sees NULL: the VM gave the file back. */
-		b->file = NULL;
+	if (!files) {
+		pthread_mutex_unlock(&vm->lock);
+		return gmem_fail(ENOMEM, "gmem_vm_close: out of memory");
 	}
-	vm->bindings = NULL;
-	if (vm->owns_fd) {
+	vm->closed = true;
+	n = 0;
+	/*
+	 * Delete every slot, even in our own VM: vCPU fds and guest_memfd
+	 * files hold the kernel's VM alive past close(), and a slot left
+	 * there would still point at the file.  A slot KVM refuses to delete
+	 * stays attached, with its file: the guest may still use it.
+	 */
+	for (pp = &vm->bindings; (b = *pp);) {
+		int r = gmem_binding_detach(b, &files[n]);
+
+		if (r < 0) {
+			if (!ret)
+				ret = r;
+			pp = &b->next;
+			continue;
+		}
+		n++;
+	}
+	if (!ret && vm->owns_fd) {
 		close(vm->fd);
 		vm->fd = -1;
 	}
 	pthread_mutex_unlock(&vm->lock);
 	/*
 	 * Outside the lock: the last reference frees a file, which takes the
-	 * stats registry lock, and the lock order is registry, then VM.
+	 * registry lock, and the lock order is registry, then VM.
 	 */
 	for (size_t i = 0; i < n; i++)
 		gmem_file_put(files[i]);
 	free(files);
+	if (ret < 0)
+		return ret;
 	gmem_vm_put(vm);
-	return ret;
+	return 0;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # check-abi.sh BUILD - libgmem.so exports exactly the functions gmem.h
-# declares, under the GMEM_0.1 version node, with the soname libgmem.so.0.
+# declares, under the GMEM_0.2 version node, with the soname libgmem.so.0.
 here=$(cd "$(dirname "$0")/.." && pwd)
 so="$1/libgmem.so"
 if ! command -v nm >/dev/null || ! command -v readelf >/dev/null; then
@@ -18,10 +18,10 @@ else
 	echo "$declared" | diff - /tmp/gmem-abi-exp.$$ | sed 's/^/    /'
 	rm -f /tmp/gmem-abi-exp.$$
 fi
-if nm -D --defined-only "$so" | grep -q 'GMEM_0\.1'; then
+if nm -D --defined-only "$so" | grep -q 'GMEM_0\.2'; then
 	echo "PASS abi_version_node"
 else
-	echo "FAIL abi_version_node: no GMEM_0.1 symbol version"
+	echo "FAIL abi_version_node: no GMEM_0.2 symbol version"
 fi
 if readelf -d "$so" | grep -q 'SONAME.*\[libgmem\.so\.0\]'; then
 	echo "PASS abi_soname"

@@ -179,8 +179,8 @@ static void guest_runs_after_file_close(void)
 	CHECK_OK(gmem_file_close(g.ram));
 	g.ram = NULL;
 	CHECK(guest_memcmd_start(&g) == 0);
-	CHECK(guest_memcmd(&g, MEMCMD_FILL, 4 * MIB, 2 * MIB, 7, 0, NULL) == 0);
-	CHECK(guest_memcmd(&g, MEMCMD_CHECK, 4 * MIB, 2 * MIB, 7, 0, &res) == 0);
+	CHECK(guest_memcmd(&g, MEMCMD_FILL_PAGES, 4 * MIB, 2 * MIB, 7, 0, NULL) == 0);
+	CHECK(guest_memcmd(&g, MEMCMD_CHECK_PAGES, 4 * MIB, 2 * MIB, 7, 0, &res) == 0);
 	CHECK(res == GUEST_CHECK_OK);
 	CHECK(guest_memcmd_stop(&g) == 0);
 	guest_destroy(&g);

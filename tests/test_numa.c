@@ -198,14 +198,14 @@ static void thread_method_restores_callers_policy(void)
 	snprintf(list, sizeof(list), "%d", n);
 	CHECK_OK(gmem_numa_policy_parse("bind", list, &bind));
 	CHECK_OK(gmem_numa_policy_parse("preferred", list, &pref));
-	saved = f->host_addr;
-	f->host_addr = NULL;	/* as a guest_memfd without mbind looks */
+	saved = f->map;
+	f->map = NULL;	/* as a guest_memfd without mbind looks */
 	CHECK(gmem_file_numa_method(f) == GMEM_NUMA_VIA_THREAD);
 	CHECK_OK(gmem_file_set_numa_policy(f, 0, 2 * MIB, &bind));
 	CHECK_OK(gmem_numa_bind_thread(&pref));
 	CHECK_OK(gmem_populate(f, 0, 4 * MIB));
 	CHECK(get_policy(&mode, &mask, NULL) == 0);
-	f->host_addr = saved;
+	f->map = saved;
 	CHECK(mode == MPOL_PREFERRED && mask == 1UL << n);
 	CHECK_OK(gmem_file_stats(f, &st));
 	CHECK(st.node_bytes[n] >= 2 * MIB);

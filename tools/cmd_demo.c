@@ -43,6 +43,7 @@ struct demo {
 	struct demo_result checks[12];
 	int nchecks;
 	double t_setup, t_populate, t_fill, t_discard, t_check;
+	uint64_t faults_before, fill_faults;	/* KVM's pf_taken */
 	struct gmem_file_stats before, after;
 };
 
@@ -197,19 +198,14 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 }
 
 /* Compare the host's view of [off, off + len) with the pattern or zeros. */
-static uint64_t host_check(const uint8_t *base, uint64_t off, uint64_t len,
+/* Check the host's view of [off, off + len) of RAM: pattern or zeros. */
+static uint64_t host_check(const uint8_t *ram, uint64_t off, uint64_t len,
 			   bool zero)
 {
-	const uint64_t *p = (const uint64_t *)(base + off);
-	uint64_t first = (off - GUEST_BOOT_SIZE) / 8;
+	uint64_t bad = guest_host_check_pages(ram + off, len, DEMO_SEED,
+					      off - GUEST_BOOT_SIZE, zero);
 
-	for (uint64_t i = 0; i < len / 8; i++) {
-		uint64_t want = zero ? 0 : guest_pattern(DEMO_SEED, first + i);
-
-		if (p[i] != want)
-			return off + i * 8;
-	}
-	return GUEST_CHECK_OK;
+	return bad == GUEST_CHECK_OK ? bad : off + bad;
 }
 
 /* Have the guest check a region: the pattern, or zeros. */
@@ -222,14 +218,16 @@ static int guest_check(struct demo *d, uint64_t off, uint64_t len, bool zero,
 	if (len == 0)
 		return 0;
 	if (zero)
-		ret = guest_memcmd(&d->g, MEMCMD_CHECK_ZERO, off, len, 0, 0, &bad);
+		ret = guest_memcmd(&d->g, MEMCMD_CHECK_ZERO_PAGES, off, len,
+				   off - GUEST_BOOT_SIZE, 0, &bad);
 	else
-		ret = guest_memcmd(&d->g, MEMCMD_CHECK, off, len, DEMO_SEED,
-				   off - GUEST_BOOT_SIZE, &bad);
+		ret = guest_memcmd(&d->g, MEMCMD_CHECK_PAGES, off, len,
+				   DEMO_SEED, off - GUEST_BOOT_SIZE, &bad);
 	if (ret < 0)
 		return ret;
 	if (bad == GUEST_CHECK_OK)
-		check(d, true, what, "%llu bytes", (unsigned long long)len);
+		check(d, true, what, "%llu pages",
+		      (unsigned long long)(len / GUEST_PAGE_SIZE));
 	else
 		check(d, false, what, "first bad byte at RAM offset 0x%llx",
 		      (unsigned long long)(off + bad));
@@ -269,15 +267,23 @@ static int run_demo(struct demo *d)
 	if (ret < 0)
 		return ret;
 	t = now_seconds();
-	ret = guest_memcmd(&d->g, MEMCMD_FILL, GUEST_BOOT_SIZE, data, DEMO_SEED,
-			   0, NULL);
+	if (guest_kvm_stat(&d->g, "pf_taken", &d->faults_before) < 0)
+		d->faults_before = ~0ULL;
+	ret = guest_memcmd(&d->g, MEMCMD_FILL_PAGES, GUEST_BOOT_SIZE, data,
+			   DEMO_SEED, 0, NULL);
 	d->t_fill = now_seconds() - t;
 	if (ret < 0)
 		return ret;
+	if (d->faults_before == ~0ULL ||
+	    guest_kvm_stat(&d->g, "pf_taken", &d->fill_faults) < 0)
+		d->fill_faults = ~0ULL;
+	else
+		d->fill_faults -= d->faults_before;
 	bad = host_check(d->g.ram_host, GUEST_BOOT_SIZE, data, false);
 	check(d, bad == GUEST_CHECK_OK, "host reads what the guest wrote",
-	      bad == GUEST_CHECK_OK ? "%llu bytes" : "mismatch at 0x%llx",
-	      (unsigned long long)(bad == GUEST_CHECK_OK ? data : bad));
+	      bad == GUEST_CHECK_OK ? "%llu pages" : "mismatch at 0x%llx",
+	      (unsigned long long)(bad == GUEST_CHECK_OK ?
+				   data / GUEST_PAGE_SIZE : bad));
 
 	gmem_file_stats(d->g.ram, &d->before);
 	t = now_seconds();
@@ -342,7 +348,7 @@ static void report_human(const struct demo *d, int ret)
 {
 	const struct demo_opts *o = &d->o;
 	char a[32], b[32], c[32];
-	double mib = (double)(o->size - GUEST_BOOT_SIZE) / (1 << 20);
+	uint64_t pages = (o->size - GUEST_BOOT_SIZE) / GUEST_PAGE_SIZE;
 	struct utsname u;
 
 	if (!d->g.ram_binding) {
@@ -371,8 +377,12 @@ static void report_human(const struct demo *d, int ret)
 		       d->t_populate);
 	else
 		printf("  populated      nothing (--no-populate)\n");
-	printf("  guest wrote    %.0f MiB in %.3f s (%.0f MiB/s)\n", mib,
-	       d->t_fill, d->t_fill > 0 ? mib / d->t_fill : 0);
+	printf("  guest wrote    a word in each of %llu pages in %.3f s",
+	       (unsigned long long)pages, d->t_fill);
+	if (d->fill_faults != ~0ULL)
+		printf(", %llu KVM page faults",
+		       (unsigned long long)d->fill_faults);
+	printf("\n");
 	printf("  discarded      %s at offset %s in %.4f s\n",
 	       format_size(o->discard_len, a, sizeof(a)),
 	       format_size(o->discard_off, b, sizeof(b)), d->t_discard);
@@ -429,6 +439,10 @@ static void report_json(const struct demo *d, int ret)
 	       "\"guest_fill\": %.6f, \"discard\": %.6f, \"guest_check\": "
 	       "%.6f},\n", d->t_setup, d->t_populate, d->t_fill, d->t_discard,
 	       d->t_check);
+	printf(" \"guest_fill_pages\": %llu, \"guest_fill_kvm_faults\": %lld,\n",
+	       (unsigned long long)((o->size - GUEST_BOOT_SIZE) /
+				    GUEST_PAGE_SIZE),
+	       d->fill_faults == ~0ULL ? -1LL : (long long)d->fill_faults);
 	printf(" \"populated_bytes_before\": %llu, \"populated_bytes_after\": "
 	       "%llu, \"discarded_bytes\": %llu, \"vcpu_exits\": %llu,\n",
 	       (unsigned long long)d->before.populated_bytes,

@@ -36,6 +36,48 @@ static uint64_t check_zero(uint64_t gpa, uint64_t len)
 	return GUEST_CHECK_OK;
 }
 
+/* For each page, the word's index within the whole range, in words. */
+static uint64_t page_word_index(uint64_t base, uint64_t off)
+{
+	return (base + off) / 8 + guest_page_word(base + off);
+}
+
+static uint64_t fill_pages(uint64_t gpa, uint64_t len, uint64_t seed,
+			   uint64_t base)
+{
+	for (uint64_t off = 0; off < len; off += GUEST_PAGE_SIZE) {
+		uint64_t w = page_word_index(base, off);
+
+		*(volatile uint64_t *)(gpa + off + guest_page_word(base + off) *
+				       8) = guest_pattern(seed, w);
+	}
+	return 0;
+}
+
+static uint64_t check_pages(uint64_t gpa, uint64_t len, uint64_t seed,
+			    uint64_t base)
+{
+	for (uint64_t off = 0; off < len; off += GUEST_PAGE_SIZE) {
+		uint64_t at = off + guest_page_word(base + off) * 8;
+
+		if (*(volatile uint64_t *)(gpa + at) !=
+		    guest_pattern(seed, page_word_index(base, off)))
+			return at;
+	}
+	return GUEST_CHECK_OK;
+}
+
+static uint64_t check_zero_pages(uint64_t gpa, uint64_t len, uint64_t base)
+{
+	for (uint64_t off = 0; off < len; off += GUEST_PAGE_SIZE) {
+		uint64_t at = off + guest_page_word(base + off) * 8;
+
+		if (*(volatile uint64_t *)(gpa + at))
+			return at;
+	}
+	return GUEST_CHECK_OK;
+}
+
 static uint64_t touch(uint64_t gpa, uint64_t len, uint64_t stride)
 {
 	GUEST_ASSERT(stride != 0);
@@ -80,6 +122,15 @@ uint64_t guest_main(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 		case MEMCMD_WRITE64:
 			*(volatile uint64_t *)x = y;
 			result = 0;
+			break;
+		case MEMCMD_FILL_PAGES:
+			result = fill_pages(x, y, z, w);
+			break;
+		case MEMCMD_CHECK_PAGES:
+			result = check_pages(x, y, z, w);
+			break;
+		case MEMCMD_CHECK_ZERO_PAGES:
+			result = check_zero_pages(x, y, z);
 			break;
 		default:
 			GUEST_ASSERT_EQ(op, MEMCMD_EXIT);

@@ -67,6 +67,14 @@ void guest_destroy(struct guest *g);
  */
 int guest_kvm_stat(struct guest *g, const char *name, uint64_t *value);
 
+/*
+ * Check, from the host, the words MEMCMD_FILL_PAGES writes: p is the
+ * host's view of a range's first byte at byte offset base of the range.
+ * The offset of the first bad word, or GUEST_CHECK_OK.
+ */
+uint64_t guest_host_check_pages(const void *p, uint64_t len, uint64_t seed,
+				uint64_t base, bool zero);
+
 /* The memcmd program: load it and run to its first request. */
 int guest_memcmd_start(struct guest *g);
 /* Have the memcmd guest do op; *result gets its answer. */

@@ -491,6 +491,21 @@ int guest_kvm_stat(struct guest *g, const char *name, uint64_t *value)
 	return ret;
 }
 
+uint64_t guest_host_check_pages(const void *p, uint64_t len, uint64_t seed,
+				uint64_t base, bool zero)
+{
+	for (uint64_t off = 0; off < len; off += GUEST_PAGE_SIZE) {
+		uint64_t word = guest_page_word(base + off);
+		uint64_t at = off + word * 8;
+		uint64_t want = zero ? 0 : guest_pattern(seed, (base + off) / 8 +
+							   word);
+
+		if (*(const volatile uint64_t *)((const uint8_t *)p + at) != want)
+			return at;
+	}
+	return GUEST_CHECK_OK;
+}
+
 static int expect(struct guest *g, const struct guest_ucall *uc, uint64_t cmd)
 {
 	if (uc->cmd != cmd)
