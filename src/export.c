@@ -161,6 +161,9 @@ static int start_thread(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = pthread_create(&exporter.thread, NULL, export_loop, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* Named, so an operator (and a test) can tell it in /proc. */
+	if (ret == 0)
+		pthread_setname_np(exporter.thread, "gmem-export");
 	return ret;
 }
 

@@ -1,30 +1,68 @@
 // SPDX-License-Identifier: MIT
-/* harness.c - run a table of test cases and report each one. */
+/*
+ * harness.c - run a table of test cases, each in a child process, report
+ * each one, and put back whatever host-wide state a case changed.
+ */
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
 
 enum { T_PASS, T_FAIL, T_SKIP };
 
-static int state;
-static char reason[512];
+#define MAX_RECORDS 8
+
+/*
+ * What a case changed on the host, kept in memory the parent shares with
+ * the case's process: if the case crashes, the parent still puts it back.
+ */
+struct shared {
+	int state;
+	char reason[512];
+	struct {
+		char path[160];		/* "" = free slot */
+		char old[256];
+		char lock[64];
+	} knobs[MAX_RECORDS];
+	struct {
+		char dir[PATH_MAX];	/* "" = none */
+		char home[PATH_MAX - 64];	/* where joined ones go back */
+		char mounted[PATH_MAX];	/* a mount made for the case */
+		bool v2;
+	} cg;
+	char tmpdir[PATH_MAX];		/* removed when the case ends */
+};
+
+static struct shared *sh;
+/* Host locks this process holds (fds of flock()ed files). */
+static struct {
+	char name[64];
+	int fd;
+} locks[MAX_RECORDS];
 
 void t_fail(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
-	if (state == T_FAIL)
+	if (sh->state == T_FAIL)
 		return;
-	state = T_FAIL;
-	n = snprintf(reason, sizeof(reason), "%s:%d: ", file, line);
+	sh->state = T_FAIL;
+	n = snprintf(sh->reason, sizeof(sh->reason), "%s:%d: ", file, line);
 	va_start(ap, fmt);
-	vsnprintf(reason + n, sizeof(reason) - (size_t)n, fmt, ap);
+	vsnprintf(sh->reason + n, sizeof(sh->reason) - (size_t)n, fmt, ap);
 	va_end(ap);
 }
 
@@ -32,17 +70,17 @@ void t_skip(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (state != T_PASS)
+	if (sh->state != T_PASS)
 		return;
-	state = T_SKIP;
+	sh->state = T_SKIP;
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	vsnprintf(sh->reason, sizeof(sh->reason), fmt, ap);
 	va_end(ap);
 }
 
 bool t_failed(void)
 {
-	return state == T_FAIL;
+	return sh->state == T_FAIL;
 }
 
 bool t_need_kvm(void)
@@ -90,70 +128,162 @@ int t_count_fds(void)
 	return n - 1;	/* the directory's own fd */
 }
 
-int t_main(int argc, char **argv, const struct t_case *cases, size_t n)
-{
-	int passed = 0, failed = 0, skipped = 0;
+/* ---- host locks ---- */
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (size_t i = 0; i < n; i++) {
-		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		state = T_PASS;
-		reason[0] = '\0';
-		cases[i].fn();
-		switch (state) {
-		case T_PASS:
-			printf("PASS %s\n", cases[i].name);
-			passed++;
-			break;
-		case T_FAIL:
-			printf("FAIL %s: %s\n", cases[i].name, reason);
-			failed++;
-			break;
-		default:
-			printf("SKIP %s: %s\n", cases[i].name, reason);
-			skipped++;
-		}
-	}
-	if (failed)
-		return 1;
-	return passed == 0 && skipped > 0 ? 77 : 0;
-}
-
-/* Pools changed by t_hugepool_set, put back at exit. */
-static struct {
-	uint64_t page_size;
-	unsigned long long old;
-} pools[4];
-static int nr_pools;
-
-static void pool_path(uint64_t page_size, char *buf, size_t len)
-{
-	snprintf(buf, len, "/sys/kernel/mm/hugepages/hugepages-%llukB/"
-		 "nr_hugepages", (unsigned long long)(page_size >> 10));
-}
-
-static int pool_write(uint64_t page_size, unsigned long long n)
+static int lock_file(const char *what)
 {
 	char path[128];
-	FILE *f;
-	int ret = 0;
+	int fd;
 
-	pool_path(page_size, path, sizeof(path));
-	f = fopen(path, "we");
+	snprintf(path, sizeof(path), "/run/lock/gmem-tests-%s.lock", what);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "/tmp/gmem-tests-%s.lock", what);
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	}
+	if (fd >= 0)
+		while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+			;
+	return fd;
+}
+
+void t_lock_host(const char *what)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < MAX_RECORDS; i++) {
+		if (locks[i].name[0] && !strcmp(locks[i].name, what))
+			return;
+		if (!locks[i].name[0] && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		return;
+	snprintf(locks[free_slot].name, sizeof(locks[0].name), "%s", what);
+	locks[free_slot].fd = lock_file(what);
+}
+
+static void unlock_all(void)
+{
+	for (int i = 0; i < MAX_RECORDS; i++) {
+		if (!locks[i].name[0])
+			continue;
+		if (locks[i].fd >= 0)
+			close(locks[i].fd);
+		locks[i].name[0] = '\0';
+	}
+}
+
+/* ---- knobs ---- */
+
+static bool read_knob(const char *path, char *out, size_t len)
+{
+	char buf[256], *l, *r;
+	FILE *f = fopen(path, "re");
+
 	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return false;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	/* Mode files list every choice with the current one bracketed. */
+	l = strchr(buf, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (l && r) {
+		*r = '\0';
+		snprintf(out, len, "%s", l + 1);
+	} else {
+		snprintf(out, len, "%s", buf);
+	}
+	return true;
+}
+
+static int write_knob(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
 		return -errno;
-	if (fprintf(f, "%llu\n", n) < 0)
-		ret = -EIO;
-	if (fclose(f) != 0 && !ret)
+	if (write(fd, value, strlen(value)) < 0)
 		ret = -errno;
+	close(fd);
 	return ret;
 }
 
-static void pools_restore(void)
+static void lock_name_for(const char *path, char *out, size_t len)
 {
-	for (int i = 0; i < nr_pools; i++)
-		pool_write(pools[i].page_size, pools[i].old);
+	const char *base = strrchr(path, '/');
+
+	snprintf(out, len, "knob-%s", base ? base + 1 : path);
+	for (char *p = out; *p; p++)
+		if (*p == '/')
+			*p = '_';
+}
+
+bool t_knob_set(const char *path, const char *value)
+{
+	char lock[64], old[256];
+	int slot = -1, ret;
+
+	lock_name_for(path, lock, sizeof(lock));
+	/* Hugetlb pool sizes share one lock with everything hugetlb. */
+	if (strstr(path, "/hugepages/"))
+		snprintf(lock, sizeof(lock), "hugetlb");
+	t_lock_host(lock);
+	for (int i = 0; i < MAX_RECORDS; i++) {
+		if (!strcmp(sh->knobs[i].path, path)) {
+			slot = -2;	/* already saved */
+			break;
+		}
+		if (!sh->knobs[i].path[0] && slot == -1)
+			slot = i;
+	}
+	if (slot != -2) {
+		if (!read_knob(path, old, sizeof(old))) {
+			t_skip("cannot read %s", path);
+			return false;
+		}
+		if (slot < 0) {
+			t_fail(__FILE__, __LINE__, "too many knobs changed");
+			return false;
+		}
+		snprintf(sh->knobs[slot].old, sizeof(sh->knobs[0].old), "%s",
+			 old);
+		snprintf(sh->knobs[slot].lock, sizeof(sh->knobs[0].lock), "%s",
+			 lock);
+		snprintf(sh->knobs[slot].path, sizeof(sh->knobs[0].path), "%s",
+			 path);
+	}
+	ret = write_knob(path, value);
+	if (ret < 0) {
+		t_skip("cannot set %s to %s (needs root): %s", path, value,
+		       strerror(-ret));
+		return false;
+	}
+	return true;
+}
+
+static void restore_knobs(void)
+{
+	for (int i = MAX_RECORDS - 1; i >= 0; i--) {
+		if (!sh->knobs[i].path[0])
+			continue;
+		t_lock_host(sh->knobs[i].lock);
+		write_knob(sh->knobs[i].path, sh->knobs[i].old);
+		sh->knobs[i].path[0] = '\0';
+	}
+}
+
+/* ---- hugetlb pools ---- */
+
+static void pool_path(uint64_t page_size, const char *field, char *buf,
+		      size_t len)
+{
+	snprintf(buf, len, "/sys/kernel/mm/hugepages/hugepages-%llukB/%s",
+		 (unsigned long long)(page_size >> 10), field);
 }
 
 uint64_t t_hugepool_read(uint64_t page_size, const char *field)
@@ -162,9 +292,7 @@ uint64_t t_hugepool_read(uint64_t page_size, const char *field)
 	unsigned long long v = ~0ULL;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/"
-		 "hugepages-%llukB/%s", (unsigned long long)(page_size >> 10),
-		 field);
+	pool_path(page_size, field, path, sizeof(path));
 	f = fopen(path, "re");
 	if (!f)
 		return ~0ULL;
@@ -176,36 +304,353 @@ uint64_t t_hugepool_read(uint64_t page_size, const char *field)
 
 bool t_hugepool_set(uint64_t page_size, uint64_t n)
 {
-	uint64_t old = t_hugepool_read(page_size, "nr_hugepages");
-	int i, ret;
+	uint64_t nr, free_pages, resv, want;
+	char path[128], value[32];
 
-	if (old == ~0ULL) {
+	t_lock_host("hugetlb");
+	nr = t_hugepool_read(page_size, "nr_hugepages");
+	if (nr == ~0ULL) {
 		t_skip("no pool of %llu KiB hugepages on this host",
 		       (unsigned long long)(page_size >> 10));
 		return false;
 	}
-	for (i = 0; i < nr_pools; i++)
-		if (pools[i].page_size == page_size)
-			break;
-	if (i == nr_pools && nr_pools < 4) {
-		pools[nr_pools].page_size = page_size;
-		pools[nr_pools++].old = old;
-		if (nr_pools == 1)
-			atexit(pools_restore);
-	}
-	ret = pool_write(page_size, n);
-	if (ret < 0) {
-		t_skip("cannot resize the %llu KiB pool (needs root): %s",
-		       (unsigned long long)(page_size >> 10), strerror(-ret));
+	free_pages = t_hugepool_read(page_size, "free_hugepages");
+	resv = t_hugepool_read(page_size, "resv_hugepages");
+	/* Whatever others use or reserved stays theirs; add n on top. */
+	want = nr - (free_pages - resv) + n;
+	pool_path(page_size, "nr_hugepages", path, sizeof(path));
+	snprintf(value, sizeof(value), "%llu", (unsigned long long)want);
+	if (!t_knob_set(path, value))
 		return false;
-	}
-	if (t_hugepool_read(page_size, "nr_hugepages") < n) {
-		t_skip("the kernel found only %llu of %llu %llu KiB pages",
-		       (unsigned long long)t_hugepool_read(page_size,
-							   "nr_hugepages"),
+	free_pages = t_hugepool_read(page_size, "free_hugepages");
+	resv = t_hugepool_read(page_size, "resv_hugepages");
+	if (free_pages - resv != n) {
+		t_skip("the kernel found only %llu of %llu free %llu KiB pages",
+		       (unsigned long long)(free_pages - resv),
 		       (unsigned long long)n,
 		       (unsigned long long)(page_size >> 10));
 		return false;
 	}
 	return true;
+}
+
+/* ---- memory cgroups ---- */
+
+static bool has_word(const char *list, const char *want, char sep)
+{
+	size_t n = strlen(want);
+
+	for (const char *p = list; (p = strstr(p, want)); p += n)
+		if ((p == list || p[-1] == sep) &&
+		    (p[n] == sep || p[n] == '\0' || p[n] == '\n'))
+			return true;
+	return false;
+}
+
+static bool read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = '\0';
+	return ok;
+}
+
+/* Where the memory controller is mounted: v1 first, then v2. */
+static bool memcg_mount(char *mnt, size_t len, bool *v2)
+{
+	char line[2 * PATH_MAX], m[PATH_MAX], path[PATH_MAX + 32], c[512];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - "), type[32], opts[512];
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", m) != 1 ||
+		    sscanf(sep + 3, "%31s %*s %511s", type, opts) != 2)
+			continue;
+		if (!strcmp(type, "cgroup") && has_word(opts, "memory", ',')) {
+			snprintf(mnt, len, "%s", m);
+			*v2 = false;
+			fclose(f);
+			return true;
+		}
+		snprintf(path, sizeof(path), "%s/cgroup.controllers", m);
+		if (!found && !strcmp(type, "cgroup2") &&
+		    read_line(path, c, sizeof(c)) && has_word(c, "memory", ' ')) {
+			snprintf(mnt, len, "%s", m);
+			*v2 = true;
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* This process's cgroup directory under mnt. */
+static bool own_cgroup(const char *mnt, bool v2, char *out, size_t len)
+{
+	char line[PATH_MAX + 64];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':')
+						       : NULL;
+
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+		if (v2 ? c1[1] == '\0' : has_word(c1 + 1, "memory", ','))
+			found = snprintf(out, len, "%s%s", mnt,
+					 strcmp(c2 + 1, "/") ? c2 + 1 : "") <
+				(int)len;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static bool write_pid(const char *dir, pid_t pid)
+{
+	char path[PATH_MAX + 32], v[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(v, sizeof(v), "%d", (int)pid);
+	return write_knob(path, v) == 0;
+}
+
+bool t_cgroup_create(uint64_t limit)
+{
+	char mnt[PATH_MAX], path[PATH_MAX + 64], v[32];
+	bool v2 = false;
+
+	if (!memcg_mount(mnt, sizeof(mnt), &v2)) {
+		/* No memory controller mounted (a minimal machine): mount one. */
+		char tmpl[] = "/tmp/gmem-cgroup-XXXXXX";
+
+		if (!mkdtemp(tmpl) || mount("cgroup2", tmpl, "cgroup2", 0,
+					    NULL) < 0) {
+			t_skip("no memory cgroup here, and mounting cgroup2 "
+			       "failed: %s", strerror(errno));
+			return false;
+		}
+		snprintf(sh->cg.mounted, sizeof(sh->cg.mounted), "%s", tmpl);
+		snprintf(mnt, sizeof(mnt), "%s", tmpl);
+		v2 = true;
+	}
+	if (!own_cgroup(mnt, v2, sh->cg.home, sizeof(sh->cg.home))) {
+		t_skip("cannot find this process's memory cgroup");
+		return false;
+	}
+	/*
+	 * v1 nests under our own cgroup, so its limits still apply; v2 forbids
+	 * controllers below a cgroup with processes, so it goes under the root.
+	 */
+	if (snprintf(sh->cg.dir, sizeof(sh->cg.dir), "%s/gmem-test-%d",
+		     v2 ? mnt : sh->cg.home, (int)getpid()) >=
+	    (int)sizeof(sh->cg.dir)) {
+		t_skip("the cgroup path is too long");
+		sh->cg.dir[0] = '\0';
+		return false;
+	}
+	sh->cg.v2 = v2;
+	if (v2) {
+		snprintf(path, sizeof(path), "%s/cgroup.subtree_control", mnt);
+		write_knob(path, "+memory");
+	}
+	if (mkdir(sh->cg.dir, 0755) < 0 && errno != EEXIST) {
+		t_skip("cannot make a cgroup %s: %s", sh->cg.dir,
+		       strerror(errno));
+		sh->cg.dir[0] = '\0';
+		return false;
+	}
+	if (limit) {
+		snprintf(path, sizeof(path), "%s/%s", sh->cg.dir,
+			 v2 ? "memory.max" : "memory.limit_in_bytes");
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)limit);
+		if (write_knob(path, v) < 0) {
+			t_fail(__FILE__, __LINE__, "cannot limit %s", path);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool t_cgroup_join(pid_t pid)
+{
+	if (!sh->cg.dir[0] || !write_pid(sh->cg.dir, pid)) {
+		t_fail(__FILE__, __LINE__, "cannot move %d into %s", (int)pid,
+		       sh->cg.dir);
+		return false;
+	}
+	return true;
+}
+
+uint64_t t_cgroup_usage(void)
+{
+	char path[PATH_MAX + 32], buf[64];
+
+	snprintf(path, sizeof(path), "%s/%s", sh->cg.dir,
+		 sh->cg.v2 ? "memory.current" : "memory.usage_in_bytes");
+	if (!sh->cg.dir[0] || !read_line(path, buf, sizeof(buf)))
+		return ~0ULL;
+	return strtoull(buf, NULL, 10);
+}
+
+uint64_t t_cgroup_stat(const char *key)
+{
+	char path[PATH_MAX + 32], k[64];
+	unsigned long long v, found = ~0ULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/memory.stat", sh->cg.dir);
+	f = sh->cg.dir[0] ? fopen(path, "re") : NULL;
+	while (f && fscanf(f, "%63s %llu", k, &v) == 2)
+		if (!strcmp(k, key))
+			found = v;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void destroy_cgroup(void)
+{
+	char path[PATH_MAX + 32], pid[32];
+	FILE *f;
+
+	if (sh->cg.dir[0]) {
+		/* Send whoever is left back home, then remove it. */
+		snprintf(path, sizeof(path), "%s/cgroup.procs", sh->cg.dir);
+		f = fopen(path, "re");
+		while (f && fgets(pid, sizeof(pid), f))
+			write_pid(sh->cg.home, (pid_t)atoi(pid));
+		if (f)
+			fclose(f);
+		rmdir(sh->cg.dir);
+		sh->cg.dir[0] = '\0';
+	}
+	if (sh->cg.mounted[0]) {
+		umount2(sh->cg.mounted, MNT_DETACH);
+		rmdir(sh->cg.mounted);
+		sh->cg.mounted[0] = '\0';
+	}
+}
+
+/* ---- temporary directories ---- */
+
+const char *t_tmpdir(void)
+{
+	if (!sh->tmpdir[0]) {
+		snprintf(sh->tmpdir, sizeof(sh->tmpdir),
+			 "/tmp/gmem-test-XXXXXX");
+		if (!mkdtemp(sh->tmpdir)) {
+			sh->tmpdir[0] = '\0';
+			return "/nonexistent";
+		}
+	}
+	return sh->tmpdir;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* ---- running cases ---- */
+
+static void cleanup_case(void)
+{
+	if (sh->tmpdir[0]) {
+		nftw(sh->tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+		sh->tmpdir[0] = '\0';
+	}
+	destroy_cgroup();
+	restore_knobs();
+	unlock_all();
+}
+
+static void run_child(const struct t_case *c)
+{
+	c->fn();
+	cleanup_case();
+	/* exit(), not _exit(): leak checkers report from exit handlers. */
+	exit(0);
+}
+
+/* How a case's process ended, when it did not end by itself. */
+static void child_status(int status)
+{
+	if (sh->state == T_FAIL)
+		return;
+	if (WIFSIGNALED(status)) {
+		sh->state = T_FAIL;
+		snprintf(sh->reason, sizeof(sh->reason), "killed by signal %d "
+			 "(%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	} else if (WIFEXITED(status) && WEXITSTATUS(status)) {
+		sh->state = T_FAIL;
+		snprintf(sh->reason, sizeof(sh->reason), "exited with status "
+			 "%d (a checker such as valgrind found errors?)",
+			 WEXITSTATUS(status));
+	}
+}
+
+int t_main(int argc, char **argv, const struct t_case *cases, size_t n)
+{
+	int passed = 0, failed = 0, skipped = 0, status;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		pid_t pid;
+
+		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
+			continue;
+		memset(sh, 0, sizeof(*sh));
+		sh->state = T_PASS;
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (pid == 0)
+			run_child(&cases[i]);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		child_status(status);
+		/* A case that crashed could not put things back: do it here. */
+		cleanup_case();
+		switch (sh->state) {
+		case T_PASS:
+			printf("PASS %s\n", cases[i].name);
+			passed++;
+			break;
+		case T_FAIL:
+			printf("FAIL %s: %s\n", cases[i].name, sh->reason);
+			failed++;
+			break;
+		default:
+			printf("SKIP %s: %s\n", cases[i].name, sh->reason);
+			skipped++;
+		}
+	}
+	if (failed)
+		return 1;
+	return passed == 0 && skipped > 0 ? 77 : 0;
 }

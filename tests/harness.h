@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * harness.h - a test program is a table of cases.  Each case passes, fails
- * (the first failed check, with file:line and the library's reason) or
- * skips with a reason.  Output lines "PASS name", "FAIL name: ...",
- * "SKIP name: ..." are what tests/run-tests.sh counts.
+ * harness.h - a test program is a table of cases.  Each case runs in a
+ * child process of its own, so a failed check, a leak or a crash in one
+ * case never spills into the next, and passes, fails (the first failed
+ * check, with file:line and the library's reason) or skips with a reason.
+ * Output lines "PASS name", "FAIL name: ...", "SKIP name: ..." are what
+ * tests/run-tests.sh counts.
+ *
+ * Host-wide things a case changes (hugetlb pools, sysfs knobs, cgroups)
+ * go through helpers here: they serialise with other test runs on the
+ * same machine, and are put back when the case ends, however it ends.
  */
 #ifndef GMEM_HARNESS_H
 #define GMEM_HARNESS_H
@@ -12,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "gmem.h"
 
@@ -43,12 +50,40 @@ bool t_json_valid(const char *s);
 unsigned long long t_out_value(const char *key);
 
 /*
- * Resize the hugetlb pool of page_size to n pages (root only), restored
- * when the program exits; skips the case (false) when that cannot be done.
+ * Hold a host-wide lock named what (e.g. "hugetlb") until the case ends,
+ * so two runs of the suite on one machine take turns with it.
+ */
+void t_lock_host(const char *what);
+
+/*
+ * Make exactly n pages of page_size free in the hugetlb pool (root only)
+ * for this case, holding the "hugetlb" host lock; the pool is put back
+ * when the case ends.  Skips the case (false) when that cannot be done.
  */
 bool t_hugepool_set(uint64_t page_size, uint64_t n);
 /* A pool counter: "nr_hugepages", "free_hugepages", "resv_hugepages". */
 uint64_t t_hugepool_read(uint64_t page_size, const char *field);
+
+/*
+ * Write a sysfs or proc knob for this case, holding the host lock named
+ * after it; the old value is written back when the case ends.
+ */
+bool t_knob_set(const char *path, const char *value);
+
+/*
+ * A memory cgroup of the case's own (v1 or v2, whichever the machine has;
+ * mounted for the case if none is), with limit bytes (0: none).  Processes
+ * join with t_cgroup_join(); the cgroup goes when the case ends.
+ */
+bool t_cgroup_create(uint64_t limit);
+bool t_cgroup_join(pid_t pid);
+/* Bytes charged to the case's cgroup now, or ~0ULL. */
+uint64_t t_cgroup_usage(void);
+/* A key of the case's cgroup's memory.stat ("shmem", ...), or ~0ULL. */
+uint64_t t_cgroup_stat(const char *key);
+
+/* A directory of the case's own, removed with its contents at the end. */
+const char *t_tmpdir(void);
 
 /* Open file descriptors of this process, to show nothing leaked. */
 int t_count_fds(void);
@@ -78,7 +113,10 @@ int t_count_fds(void);
 		}							\
 	} while (0)
 
-/* expr fails with exactly -err and leaves a non-empty reason. */
+/*
+ * expr fails with exactly -err and gives a reason of its own (the library
+ * clears the reason when a call starts, so old text cannot pass for it).
+ */
 #define CHECK_ERR(expr, err)						\
 	do {								\
 		long __r = (long)(expr);				\

@@ -202,6 +202,8 @@ static void bad_hugetlb_pool_too_small(void)
 	struct gmem_file *f = NULL;
 	char want[64];
 
+	/* Other test runs must not change the pool between probe and create. */
+	t_lock_host("hugetlb");
 	gmem_probe(&h);
 	if (!h.memfd_hugetlb || !h.nr_hugepage_sizes) {
 		t_skip("no hugetlb support on this host");

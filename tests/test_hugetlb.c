@@ -3,7 +3,7 @@
  * test_hugetlb.c - the hugetlb backend against the kernel's pool counters:
  * reservation at creation (so no guest meets SIGBUS later), population,
  * pages back to the pool on discard, alignment errors, 2 MiB and 1 GiB.
- * Pools are resized for the test and restored when it exits.
+ * Pools are resized for each case and restored when it ends.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,41 +126,9 @@ static void bad_alignment(void)
 
 #define SHMEM_THP "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 
-static char shmem_thp_saved[32];
-
-/* Write the shmem THP mode; the first call saves the host's for exit. */
-static bool shmem_thp_set(const char *mode);
-
-static void shmem_thp_restore(void)
-{
-	shmem_thp_set(shmem_thp_saved);
-}
-
 static bool shmem_thp_set(const char *mode)
 {
-	char buf[128], *l, *r;
-	FILE *f;
-
-	if (!shmem_thp_saved[0]) {
-		f = fopen(SHMEM_THP, "re");
-		if (!f || !fgets(buf, sizeof(buf), f) ||
-		    !(l = strchr(buf, '[')) || !(r = strchr(l, ']'))) {
-			if (f)
-				fclose(f);
-			t_skip("cannot read %s", SHMEM_THP);
-			return false;
-		}
-		fclose(f);
-		*r = '\0';
-		snprintf(shmem_thp_saved, sizeof(shmem_thp_saved), "%s", l + 1);
-		atexit(shmem_thp_restore);
-	}
-	f = fopen(SHMEM_THP, "we");
-	if (!f || fprintf(f, "%s\n", mode) < 0 || fclose(f) != 0) {
-		t_skip("cannot set %s (needs root)", SHMEM_THP);
-		return false;
-	}
-	return true;
+	return t_knob_set(SHMEM_THP, mode);
 }
 
 static uint64_t meminfo_kb(const char *key)
@@ -204,7 +172,6 @@ static void memfd_thp(void)
 	a.backend = GMEM_BACKEND_HUGETLB;
 	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
 	CHECK(strstr(gmem_last_error(), "only for the memfd backend"));
-	shmem_thp_restore();
 }
 
 static const struct t_case cases[] = {

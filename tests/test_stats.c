@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_stats.c - the figures agree with the kernel's own evidence (within
- * 1%): st_blocks, /proc/meminfo, smaps, the hugetlb pool and the memory
- * cgroup; totals add up; and the export reaches gmemctl stats.
+ * test_stats.c - the figures agree with the kernel's own evidence:
+ * st_blocks, smaps, the hugetlb pool and a memory cgroup of the case's own;
+ * totals add up; and the export reaches gmemctl stats, safely.
  */
+#include <dirent.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -32,22 +39,6 @@ static bool within_1pct(uint64_t got, uint64_t want)
 		}							\
 	} while (0)
 
-/* A /proc/meminfo line in bytes. */
-static uint64_t meminfo(const char *key)
-{
-	char line[256];
-	unsigned long long kb = 0;
-	size_t n = strlen(key);
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':')
-			sscanf(line + n + 1, "%llu", &kb);
-	if (f)
-		fclose(f);
-	return kb << 10;
-}
-
 /* Rss of the mapping that starts at addr, from /proc/self/smaps. */
 static uint64_t smaps_rss(const void *addr)
 {
@@ -70,39 +61,18 @@ static uint64_t smaps_rss(const void *addr)
 }
 
 /*
- * This process's memory cgroup (v1) usage, or ~0 if it cannot be read.
- * Under ASan the sanitizer's shadow of every touched byte is charged too,
- * so the cgroup is no evidence there.
+ * The kernel's figures come from a memory cgroup of the case's own, so
+ * nothing else on the machine moves them.  Under ASan the sanitizer's
+ * shadow of every touched byte is charged too, so usage is no evidence
+ * there; the shmem count still is.
  */
-static uint64_t cgroup_usage(void)
+static bool sanitized(void)
 {
 #if defined(__SANITIZE_ADDRESS__)
-	if (1)
-		return ~0ULL;
+	return true;
+#else
+	return false;
 #endif
-	char line[512], path[600];
-	unsigned long long v = ~0ULL;
-	FILE *f = fopen("/proc/self/cgroup", "re");
-
-	path[0] = '\0';
-	while (f && fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, ":memory:");
-
-		if (p) {
-			p[strcspn(p, "\n")] = '\0';
-			snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/"
-				 "memory.usage_in_bytes", p + 8);
-		}
-	}
-	if (f)
-		fclose(f);
-	f = path[0] ? fopen(path, "re") : NULL;
-	if (f) {
-		if (fscanf(f, "%llu", &v) != 1)
-			v = ~0ULL;
-		fclose(f);
-	}
-	return v;
 }
 
 static void memfd_figures_match_the_kernel(void)
@@ -114,12 +84,14 @@ static void memfd_figures_match_the_kernel(void)
 	uint64_t shmem0, cg0;
 	uint8_t *p;
 
+	T_SKIP_UNLESS(t_cgroup_create(0) && t_cgroup_join(getpid()));
 	a.size = 256 * MIB;
 	a.backend = GMEM_BACKEND_MEMFD;
 	CHECK_OK(gmem_file_create(&a, &f));
 	p = gmem_file_host_addr(f);
-	shmem0 = meminfo("Shmem");
-	cg0 = cgroup_usage();
+	shmem0 = t_cgroup_stat("shmem");
+	cg0 = t_cgroup_usage();
+	CHECK(shmem0 != ~0ULL && cg0 != ~0ULL);
 
 	/* After populate: allocated, not touched. */
 	CHECK_OK(gmem_populate(f, 0, 128 * MIB));
@@ -128,10 +100,10 @@ static void memfd_figures_match_the_kernel(void)
 	CHECK(st.touched_bytes == 0);
 	CHECK(st.resident_bytes == 128 * MIB);
 	CHECK(fstat(gmem_file_fd(f), &sb) == 0);
-	CHECK_NEAR((uint64_t)sb.st_blocks * 512, st.populated_bytes);
-	CHECK_NEAR(meminfo("Shmem") - shmem0, st.resident_bytes);
-	if (cg0 != ~0ULL)
-		CHECK_NEAR(cgroup_usage() - cg0, st.resident_bytes);
+	CHECK((uint64_t)sb.st_blocks * 512 == st.populated_bytes);
+	CHECK(t_cgroup_stat("shmem") - shmem0 == st.resident_bytes);
+	if (!sanitized())
+		CHECK_NEAR(t_cgroup_usage() - cg0, st.resident_bytes);
 
 	/* After touching half of it and 32 MiB beyond it. */
 	memset(p + 64 * MIB, 7, 96 * MIB);
@@ -139,9 +111,9 @@ static void memfd_figures_match_the_kernel(void)
 	CHECK(st.touched_bytes == 96 * MIB);
 	CHECK(st.resident_bytes == 160 * MIB);
 	CHECK_NEAR(smaps_rss(p), st.touched_bytes);
-	CHECK_NEAR(meminfo("Shmem") - shmem0, st.resident_bytes);
-	if (cg0 != ~0ULL)
-		CHECK_NEAR(cgroup_usage() - cg0, st.resident_bytes);
+	CHECK(t_cgroup_stat("shmem") - shmem0 == st.resident_bytes);
+	if (!sanitized())
+		CHECK_NEAR(t_cgroup_usage() - cg0, st.resident_bytes);
 
 	/* After discarding 96 MiB across populated and touched pages. */
 	CHECK_OK(gmem_discard(f, 32 * MIB, 96 * MIB));
@@ -151,24 +123,26 @@ static void memfd_figures_match_the_kernel(void)
 	CHECK(st.resident_bytes == 64 * MIB);
 	CHECK(st.discarded_bytes == 96 * MIB);
 	CHECK(fstat(gmem_file_fd(f), &sb) == 0);
-	CHECK_NEAR((uint64_t)sb.st_blocks * 512, st.resident_bytes);
-	CHECK_NEAR(meminfo("Shmem") - shmem0, st.resident_bytes);
+	CHECK((uint64_t)sb.st_blocks * 512 == st.resident_bytes);
+	CHECK(t_cgroup_stat("shmem") - shmem0 == st.resident_bytes);
 	CHECK_NEAR(smaps_rss(p), st.touched_bytes);
-	if (cg0 != ~0ULL)
-		CHECK_NEAR(cgroup_usage() - cg0, st.resident_bytes);
+	if (!sanitized())
+		CHECK_NEAR(t_cgroup_usage() - cg0, st.resident_bytes);
 	CHECK_OK(gmem_file_close(f));
 }
 
+/* The pool is the kernel's figure; the "hugetlb" host lock keeps other
+ * test runs off it while the case runs. */
 static void hugetlb_figures_match_the_pool(void)
 {
 	const uint64_t psz = 2 * MIB;
 	struct gmem_file_args a = { 0 };
 	struct gmem_file_stats st;
 	struct gmem_file *f;
-	uint64_t total;
+	uint64_t free0;
 
 	T_SKIP_UNLESS(t_hugepool_set(psz, 16));
-	total = t_hugepool_read(psz, "nr_hugepages");
+	free0 = t_hugepool_read(psz, "free_hugepages");
 	a.size = 16 * psz;
 	a.backend = GMEM_BACKEND_HUGETLB;
 	CHECK_OK(gmem_file_create(&a, &f));
@@ -176,14 +150,13 @@ static void hugetlb_figures_match_the_pool(void)
 	memset((uint8_t *)gmem_file_host_addr(f) + 12 * psz, 1, 2 * psz);
 	CHECK_OK(gmem_file_stats(f, &st));
 	CHECK(st.hugepages == 10);
-	CHECK(st.hugepages == total - t_hugepool_read(psz, "free_hugepages"));
-	CHECK_NEAR(meminfo("HugePages_Total") - meminfo("HugePages_Free"),
-		   st.hugepages << 10);	/* meminfo() read pages as kB */
+	CHECK(st.hugepages == free0 - t_hugepool_read(psz, "free_hugepages"));
 	CHECK_OK(gmem_discard(f, 0, 4 * psz));
 	CHECK_OK(gmem_file_stats(f, &st));
 	CHECK(st.hugepages == 6);
-	CHECK(st.hugepages == total - t_hugepool_read(psz, "free_hugepages"));
+	CHECK(st.hugepages == free0 - t_hugepool_read(psz, "free_hugepages"));
 	CHECK_OK(gmem_file_close(f));
+	CHECK(t_hugepool_read(psz, "free_hugepages") == free0);
 }
 
 static void totals_add_up_by_backend(void)
@@ -245,16 +218,57 @@ static void vm_figures(void)
 	CHECK_OK(gmem_vm_close(vm));
 }
 
+/* The "Generation:" figure of an export file, or 0. */
+static uint64_t generation(const char *path)
+{
+	char line[128];
+	unsigned long long g = 0;
+	FILE *f = fopen(path, "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Generation:", 11))
+			g = strtoull(line + 11, NULL, 10);
+	if (f)
+		fclose(f);
+	return g;
+}
+
+/*
+ * Wait until the exporter has put a snapshot newer than gen in place: an
+ * event (the file renamed into dir), not a time.  The long bound only
+ * turns a hang into a failure.
+ */
+static bool wait_newer(const char *dir, const char *path, uint64_t gen)
+{
+	char buf[4096];
+	struct pollfd pfd;
+	bool ok = false;
+	int fd = inotify_init1(IN_CLOEXEC);
+
+	if (fd < 0 || inotify_add_watch(fd, dir, IN_MOVED_TO) < 0)
+		goto out;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (!(ok = generation(path) > gen))
+		if (poll(&pfd, 1, 60 * 1000) <= 0 || read(fd, buf, sizeof(buf)) < 0)
+			break;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 static void export_reaches_gmemctl_stats(void)
 {
-	char dir[] = "/tmp/gmem-stats-XXXXXX", pid[16], path[64];
+	const char *dir = t_tmpdir();
+	char pid[16], path[PATH_MAX];
 	const char *one[] = { "stats", "--dir", dir, "--pid", pid, NULL };
 	const char *json[] = { "stats", "--dir", dir, "--json", NULL };
 	const char *all[] = { "stats", "--dir", dir, NULL };
 	struct gmem_file_args a = { 0 };
 	struct gmem_file *f;
+	uint64_t gen;
 
-	CHECK(mkdtemp(dir));
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/%s.stats", dir, pid);
 	a.backend = GMEM_BACKEND_MEMFD;
@@ -268,9 +282,11 @@ static void export_reaches_gmemctl_stats(void)
 	CHECK(t_out_value("GmemMemfd") == 6 * 1024);
 	CHECK(t_out_value("GmemSize") == 8 * 1024);
 	CHECK(t_out_value("Files") == 1);
-	/* Figures follow the process as it changes. */
+	/* Figures follow the process as it changes: the snapshot after the
+	 * next one began is sure to have seen the discard. */
 	CHECK_OK(gmem_discard(f, 0, 4 * MIB));
-	usleep(100 * 1000);
+	gen = generation(path);
+	CHECK(wait_newer(dir, path, gen + 1));
 	CHECK(t_gmemctl(all) == 0);
 	CHECK(t_out_value("Processes") == 1);
 	CHECK(t_out_value("GmemPopulated") == 2 * 1024);
@@ -283,20 +299,148 @@ static void export_reaches_gmemctl_stats(void)
 	CHECK(t_gmemctl(one) == 1);
 	CHECK(strstr(t_out, "exports no figures"));
 	CHECK_OK(gmem_file_close(f));
-	rmdir(dir);
 }
 
 static void bad_export_calls(void)
 {
 	const char *badpid[] = { "stats", "--pid", "x", NULL };
+	const char *dir = t_tmpdir();
+	char *longdir;
 
-	CHECK_ERR(gmem_stats_export_start("/tmp", 0), EINVAL);
+	CHECK_ERR(gmem_stats_export_start(dir, 0), EINVAL);
 	CHECK_ERR(gmem_stats_export_stop(), ENOENT);
 	CHECK_ERR(gmem_stats_export_start("/proc/no/such/dir", 100), ENOENT);
-	CHECK_OK(gmem_stats_export_start("/tmp", 1000));
-	CHECK_ERR(gmem_stats_export_start("/tmp", 1000), EBUSY);
+	/* A directory name longer than any path: refused, never truncated. */
+	longdir = malloc(PATH_MAX + 16);
+	CHECK(longdir);
+	memset(longdir, 'a', PATH_MAX + 15);
+	longdir[0] = '/';
+	longdir[PATH_MAX + 15] = '\0';
+	CHECK_ERR(gmem_stats_export_start(longdir, 100), ENAMETOOLONG);
+	free(longdir);
+	CHECK_OK(gmem_stats_export_start(dir, 1000));
+	CHECK_ERR(gmem_stats_export_start(dir, 1000), EBUSY);
 	CHECK_OK(gmem_stats_export_stop());
+	CHECK_ERR(gmem_stats_export_stop(), ENOENT);
 	CHECK(t_gmemctl(badpid) == 2);
+}
+
+/*
+ * The export never follows a link planted in its directory, by the old
+ * predictable temporary name or by the final name: the file a link points
+ * to stays as it was, and the export is a file of its own.
+ */
+static void export_follows_no_links(void)
+{
+	const char *dir = t_tmpdir();
+	char victim[PATH_MAX], final[PATH_MAX], tmp[PATH_MAX], buf[16] = "";
+	struct stat st;
+	FILE *f;
+
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(final, sizeof(final), "%s/%d.stats", dir, (int)getpid());
+	snprintf(tmp, sizeof(tmp), "%s/%d.stats.tmp", dir, (int)getpid());
+	f = fopen(victim, "we");
+	CHECK(f && fputs("precious", f) >= 0 && fclose(f) == 0);
+	CHECK(symlink(victim, final) == 0 && symlink(victim, tmp) == 0);
+	CHECK_OK(gmem_stats_export_start(dir, 1000));
+	CHECK(lstat(final, &st) == 0 && S_ISREG(st.st_mode));
+	f = fopen(victim, "re");
+	CHECK(f && fgets(buf, sizeof(buf), f) && fclose(f) == 0);
+	CHECK(!strcmp(buf, "precious"));
+	CHECK_OK(gmem_stats_export_stop());
+	CHECK(lstat(final, &st) < 0 && errno == ENOENT);
+}
+
+struct stopper {
+	pthread_barrier_t *go;
+	int ret;
+};
+
+static void *stop_export(void *arg)
+{
+	struct stopper *s = arg;
+
+	pthread_barrier_wait(s->go);
+	s->ret = gmem_stats_export_stop();
+	return NULL;
+}
+
+/* Two threads stopping at once: one stops it, the other is told it is
+ * not running, and neither hangs. */
+static void concurrent_stops(void)
+{
+	pthread_barrier_t go;
+	struct stopper s[2];
+	pthread_t th[2];
+	struct timespec limit;
+
+	for (int round = 0; round < 20; round++) {
+		CHECK_OK(gmem_stats_export_start(t_tmpdir(), 1));
+		CHECK(pthread_barrier_init(&go, NULL, 2) == 0);
+		for (int i = 0; i < 2; i++) {
+			s[i] = (struct stopper){ .go = &go, .ret = 1 };
+			CHECK(pthread_create(&th[i], NULL, stop_export,
+					     &s[i]) == 0);
+		}
+		/* The bound only turns a hang into a failure. */
+		for (int i = 0; i < 2; i++) {
+			clock_gettime(CLOCK_REALTIME, &limit);
+			limit.tv_sec += 60;
+			CHECK(pthread_timedjoin_np(th[i], NULL, &limit) == 0);
+		}
+		pthread_barrier_destroy(&go);
+		CHECK((s[0].ret == 0 && s[1].ret == -ENOENT) ||
+		      (s[1].ret == 0 && s[0].ret == -ENOENT));
+	}
+}
+
+/* Signals are the VMM's: the exporter thread takes none of them. */
+static void exporter_blocks_signals(void)
+{
+	char path[PATH_MAX], line[256], comm[32];
+	bool found = false;
+	struct dirent *e;
+	DIR *d;
+
+	CHECK_OK(gmem_stats_export_start(t_tmpdir(), 1000));
+	d = opendir("/proc/self/task");
+	CHECK(d);
+	while ((e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 e->d_name);
+		f = fopen(path, "re");
+		if (!f || !fgets(comm, sizeof(comm), f)) {
+			if (f)
+				fclose(f);
+			continue;
+		}
+		fclose(f);
+		if (strncmp(comm, "gmem-export", 11))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+			 e->d_name);
+		f = fopen(path, "re");
+		/*
+		 * Every bit but SIGKILL and SIGSTOP (never blocked) and
+		 * signals 32 and 33, which glibc keeps for itself.
+		 */
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "SigBlk:", 7))
+				found = (strtoull(line + 7, NULL, 16) |
+					 1ULL << (SIGKILL - 1) |
+					 1ULL << (SIGSTOP - 1) | 1ULL << 31 |
+					 1ULL << 32) == ~0ULL;
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	CHECK_OK(gmem_stats_export_stop());
+	CHECK(found);
 }
 
 static const struct t_case cases[] = {
@@ -306,5 +450,8 @@ static const struct t_case cases[] = {
 	T_CASE(vm_figures),
 	T_CASE(export_reaches_gmemctl_stats),
 	T_CASE(bad_export_calls),
+	T_CASE(export_follows_no_links),
+	T_CASE(concurrent_stops),
+	T_CASE(exporter_blocks_signals),
 };
 T_MAIN(cases)
