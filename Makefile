@@ -137,6 +137,15 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) 
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A) $(LDLIBS)
 
+# test_faults makes the library's calls fail in turn, by the linker's
+# --wrap: the library carries no test hooks.
+FAULT_WRAPS := ioctl fallocate mmap memfd_create ftruncate madvise calloc \
+	realloc fcntl syscall
+$(BUILD)/tests/test_faults: $(BUILD)/tests/test_faults.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A) \
+		$(foreach w,$(FAULT_WRAPS),-Wl,--wrap=$(w)) $(LDLIBS)
+
 check: all
 	sh tests/run-tests.sh $(BUILD)
 

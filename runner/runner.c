@@ -11,9 +11,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
+#include <linux/mempolicy.h>
 
 #include "runner.h"
 
@@ -207,6 +209,29 @@ static int create_vcpu(struct guest *g)
 	return setup_long_mode(g);
 }
 
+/*
+ * The vCPU thread takes the RAM's policy where the file cannot hold it;
+ * the thread's own policy is kept to be given back on destroy.
+ */
+#define NODE_BITS (8 * sizeof(((struct guest *)0)->saved_nodes))
+
+static int save_thread_policy(struct guest *g)
+{
+	if (syscall(SYS_get_mempolicy, &g->saved_mode, g->saved_nodes,
+		    NODE_BITS + 1, NULL, 0) < 0)
+		return fail(g, errno, "get_mempolicy: %s", strerror(errno));
+	return 0;
+}
+
+static void restore_thread_policy(struct guest *g)
+{
+	bool dflt = (g->saved_mode & ~(MPOL_F_STATIC_NODES |
+				       MPOL_F_RELATIVE_NODES)) == MPOL_DEFAULT;
+
+	syscall(SYS_set_mempolicy, g->saved_mode,
+		dflt ? NULL : g->saved_nodes, dflt ? 0 : NODE_BITS + 1);
+}
+
 static int lib_fail(struct guest *g, int ret, const char *what)
 {
 	return fail(g, -ret, "%s: %s", what, gmem_last_error());
@@ -256,6 +281,9 @@ int guest_create(struct guest *g, const struct guest_config *cfg)
 			goto destroy;
 		}
 		if (gmem_file_numa_method(g->ram) == GMEM_NUMA_VIA_THREAD) {
+			ret = save_thread_policy(g);
+			if (ret < 0)
+				goto destroy;
 			ret = gmem_numa_bind_thread(cfg->numa);
 			if (ret < 0) {
 				lib_fail(g, ret, "NUMA policy of the vCPU thread");
@@ -430,9 +458,7 @@ void guest_destroy(struct guest *g)
 	if (g->kvm_fd >= 0)
 		close(g->kvm_fd);
 	if (g->thread_policy) {
-		struct gmem_numa_policy dflt = { 0 };
-
-		gmem_numa_bind_thread(&dflt);
+		restore_thread_policy(g);
 		g->thread_policy = false;
 	}
 	g->run = NULL;

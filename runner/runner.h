@@ -45,6 +45,8 @@ struct guest {
 	const char *image;	/* name of the loaded program */
 	uint64_t exits;		/* every KVM_RUN return */
 	bool thread_policy;	/* this thread took the RAM's NUMA policy */
+	int saved_mode;		/* ...and this was its own, to give back */
+	unsigned long saved_nodes[16];
 	char error[256];	/* why the last call failed */
 };
 

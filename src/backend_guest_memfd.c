@@ -13,21 +13,48 @@
 
 #include "internal.h"
 
-static uint64_t vm_gmem_flags(struct gmem_vm *vm)
+/*
+ * A capability of this VM (they depend on the VM type, so ask the VM, not
+ * the system).  A failing ioctl is an error of its own, not "absent".
+ */
+static int vm_cap(struct gmem_vm *vm, long cap, const char *name,
+		  uint64_t *out)
 {
-	/* The flags depend on the VM type, so ask the VM, not the system. */
-	int r = ioctl(vm->fd, KVM_CHECK_EXTENSION,
-		      GMEM_KVM_CAP_GUEST_MEMFD_FLAGS);
+	int r = ioctl(vm->fd, KVM_CHECK_EXTENSION, cap);
 
-	return r > 0 ? (uint64_t)r : 0;
+	if (r < 0)
+		return gmem_fail(errno, "guest_memfd: KVM_CHECK_EXTENSION(%s): "
+				 "%s", name, strerror(errno));
+	*out = (uint64_t)r;
+	return 0;
 }
 
-static bool vm_has_private(struct gmem_vm *vm)
-{
-	int r = ioctl(vm->fd, KVM_CHECK_EXTENSION,
-		      GMEM_KVM_CAP_MEMORY_ATTRIBUTES);
+/* What this VM offers for guest_memfd. */
+struct vm_gmem {
+	bool supported;			/* KVM_CAP_GUEST_MEMFD */
+	uint64_t flags;			/* KVM_CAP_GUEST_MEMFD_FLAGS */
+	bool private;			/* MEMORY_ATTRIBUTES has PRIVATE */
+};
 
-	return r > 0 && (r & GMEM_KVM_MEMORY_ATTRIBUTE_PRIVATE);
+static int vm_gmem_caps(struct gmem_vm *vm, struct vm_gmem *c)
+{
+	uint64_t v = 0;
+	int ret;
+
+	ret = vm_cap(vm, GMEM_KVM_CAP_GUEST_MEMFD, "KVM_CAP_GUEST_MEMFD", &v);
+	if (ret < 0)
+		return ret;
+	c->supported = v > 0;
+	ret = vm_cap(vm, GMEM_KVM_CAP_GUEST_MEMFD_FLAGS,
+		     "KVM_CAP_GUEST_MEMFD_FLAGS", &c->flags);
+	if (ret < 0)
+		return ret;
+	ret = vm_cap(vm, GMEM_KVM_CAP_MEMORY_ATTRIBUTES,
+		     "KVM_CAP_MEMORY_ATTRIBUTES", &v);
+	if (ret < 0)
+		return ret;
+	c->private = v & GMEM_KVM_MEMORY_ATTRIBUTE_PRIVATE;
+	return 0;
 }
 
 #define SHARED_FLAGS (GMEM_KVM_GUEST_MEMFD_FLAG_MMAP | \
@@ -38,25 +65,27 @@ static bool vm_has_private(struct gmem_vm *vm)
  * guest as ordinary memory), or 0 if this VM cannot have them.  A VM with
  * private memory needs INIT_SHARED, or its pages would start private.
  */
-static uint64_t shared_flags(struct gmem_vm *vm)
+static uint64_t shared_flags(const struct vm_gmem *c)
 {
-	uint64_t f = vm_gmem_flags(vm);
-
-	if (!(f & GMEM_KVM_GUEST_MEMFD_FLAG_MMAP))
+	if (!(c->flags & GMEM_KVM_GUEST_MEMFD_FLAG_MMAP))
 		return 0;
-	if (vm_has_private(vm) && !(f & GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED))
+	if (c->private && !(c->flags & GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED))
 		return 0;
-	return f & SHARED_FLAGS;
+	return c->flags & SHARED_FLAGS;
 }
 
 /* Does this file hold private memory (and so must never be mapped)? */
-static bool wants_private(struct gmem_vm *vm, const struct gmem_file_args *a)
+static bool wants_private(const struct vm_gmem *c,
+			  const struct gmem_file_args *a)
 {
-	return (a->flags & GMEM_FILE_NO_HOST_MAP) && vm_has_private(vm);
+	return (a->flags & GMEM_FILE_NO_HOST_MAP) && c->private;
 }
 
 static int gmfd_check(const struct gmem_file_args *a)
 {
+	struct vm_gmem c;
+	int ret;
+
 	if (!a->vm)
 		return gmem_fail(EINVAL, "guest_memfd: a guest_memfd file "
 				 "belongs to a VM; set args.vm");
@@ -68,27 +97,32 @@ static int gmfd_check(const struct gmem_file_args *a)
 				 "memfd backend, not guest_memfd");
 	if (gmem_vm_is_closed(a->vm))
 		return gmem_fail(ESHUTDOWN, "guest_memfd: the VM is closed");
-	if (ioctl(a->vm->fd, KVM_CHECK_EXTENSION, GMEM_KVM_CAP_GUEST_MEMFD) <= 0)
+	ret = vm_gmem_caps(a->vm, &c);
+	if (ret < 0)
+		return ret;
+	if (!c.supported)
 		return gmem_fail(EOPNOTSUPP, "guest_memfd: this kernel or VM "
 				 "type lacks KVM_CAP_GUEST_MEMFD (Linux 6.8+)");
-	if (wants_private(a->vm, a))
+	if (wants_private(&c, a))
 		return 0;
 	/*
 	 * Shared use needs a mapping: the guest reaches shared guest_memfd
 	 * through it on KVMs that fault by userspace_addr.
 	 */
-	if (!shared_flags(a->vm)) {
-		if (vm_has_private(a->vm))
+	if (!shared_flags(&c)) {
+		if (c.private)
 			return gmem_fail(EOPNOTSUPP, "guest_memfd: this VM "
 					 "cannot map guest_memfd into the host "
-					 "(needs GUEST_MEMFD_FLAG_MMAP and "
-					 "INIT_SHARED); pass GMEM_FILE_NO_HOST_MAP "
-					 "for private memory");
+					 "(KVM_CAP_GUEST_MEMFD_FLAGS lacks MMAP "
+					 "or INIT_SHARED); pass "
+					 "GMEM_FILE_NO_HOST_MAP for private "
+					 "memory");
 		return gmem_fail(EOPNOTSUPP, "guest_memfd: on this kernel a "
 				 "guest can use guest_memfd only as private "
 				 "memory, which this VM type lacks (shared "
-				 "guest_memfd needs GUEST_MEMFD_FLAG_MMAP, Linux "
-				 "6.18+); use the memfd backend");
+				 "guest_memfd needs MMAP in "
+				 "KVM_CAP_GUEST_MEMFD_FLAGS, Linux 6.18+); use "
+				 "the memfd backend");
 	}
 	return 0;
 }
@@ -160,12 +194,17 @@ static int numa_stored = -1;
 static int gmfd_create(struct gmem_file *f, const struct gmem_file_args *a)
 {
 	struct gmem_kvm_create_guest_memfd req = { .size = a->size };
-	bool private = wants_private(a->vm, a);
+	struct vm_gmem c;
+	bool private;
 	void *p;
 	int fd, err;
 
+	err = vm_gmem_caps(a->vm, &c);
+	if (err < 0)
+		return err;
+	private = wants_private(&c, a);
 	if (!private)
-		req.flags = shared_flags(a->vm);
+		req.flags = shared_flags(&c);
 	fd = create_cloexec(a->vm, &req);
 	if (fd < 0)
 		return fd;

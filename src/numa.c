@@ -262,7 +262,8 @@ GMEM_API int gmem_file_set_numa_policy(struct gmem_file *f, uint64_t off,
 				(unsigned long long)len);
 		goto unlock;
 	}
-	if (f->map && f->ops->numa_reach(f)) {
+	/* Without NUMA in the kernel only the default is let through. */
+	if (f->map && f->ops->numa_reach(f) && gmem_facts()->numa_syscalls) {
 		if (sys_mbind((uint8_t *)f->map + off, len,
 			      kernel_mode(p->mode), p->nodes) < 0) {
 			ret = gmem_fail(errno, "numa: mbind on %s: %s",

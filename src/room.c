@@ -111,7 +111,8 @@ static bool thread_cgroup_dir(const char *controller,
 			continue;
 		*c2 = '\0';
 		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-		if (h->v2 ? !strcmp(line, "0") && c1[1] == '\0'
+		/* v2 is the line "0::path"; v1 lines name controllers. */
+		if (h->v2 ? c1 == line + 1 && line[0] == '0' && c1[1] == '\0'
 			  : has_word(c1 + 1, controller, ',')) {
 			rel = c2 + 1;
 			break;

@@ -361,8 +361,8 @@ static bool read_line(const char *path, char *buf, size_t len)
 	return ok;
 }
 
-/* Where the memory controller is mounted: v1 first, then v2. */
-static bool memcg_mount(char *mnt, size_t len, bool *v2)
+/* Where a cgroup controller is mounted: v1 first, then v2. */
+static bool controller_mount(const char *ctl, char *mnt, size_t len, bool *v2)
 {
 	char line[2 * PATH_MAX], m[PATH_MAX], path[PATH_MAX + 32], c[512];
 	bool found = false;
@@ -374,7 +374,7 @@ static bool memcg_mount(char *mnt, size_t len, bool *v2)
 		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", m) != 1 ||
 		    sscanf(sep + 3, "%31s %*s %511s", type, opts) != 2)
 			continue;
-		if (!strcmp(type, "cgroup") && has_word(opts, "memory", ',')) {
+		if (!strcmp(type, "cgroup") && has_word(opts, ctl, ',')) {
 			snprintf(mnt, len, "%s", m);
 			*v2 = false;
 			fclose(f);
@@ -382,7 +382,7 @@ static bool memcg_mount(char *mnt, size_t len, bool *v2)
 		}
 		snprintf(path, sizeof(path), "%s/cgroup.controllers", m);
 		if (!found && !strcmp(type, "cgroup2") &&
-		    read_line(path, c, sizeof(c)) && has_word(c, "memory", ' ')) {
+		    read_line(path, c, sizeof(c)) && has_word(c, ctl, ' ')) {
 			snprintf(mnt, len, "%s", m);
 			*v2 = true;
 			found = true;
@@ -394,7 +394,8 @@ static bool memcg_mount(char *mnt, size_t len, bool *v2)
 }
 
 /* This process's cgroup directory under mnt. */
-static bool own_cgroup(const char *mnt, bool v2, char *out, size_t len)
+static bool own_cgroup(const char *ctl, const char *mnt, bool v2, char *out,
+		       size_t len)
 {
 	char line[PATH_MAX + 64];
 	FILE *f = fopen("/proc/self/cgroup", "re");
@@ -408,7 +409,7 @@ static bool own_cgroup(const char *mnt, bool v2, char *out, size_t len)
 			continue;
 		*c2 = '\0';
 		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-		if (v2 ? c1[1] == '\0' : has_word(c1 + 1, "memory", ','))
+		if (v2 ? c1[1] == '\0' : has_word(c1 + 1, ctl, ','))
 			found = snprintf(out, len, "%s%s", mnt,
 					 strcmp(c2 + 1, "/") ? c2 + 1 : "") <
 				(int)len;
@@ -427,27 +428,33 @@ static bool write_pid(const char *dir, pid_t pid)
 	return write_knob(path, v) == 0;
 }
 
-bool t_cgroup_create(uint64_t limit)
+/* A cgroup of the case's own with ctl, its limit file set to limit. */
+static bool cgroup_create(const char *ctl, const char *limit_v1,
+			  const char *limit_v2, uint64_t limit)
 {
-	char mnt[PATH_MAX], path[PATH_MAX + 64], v[32];
+	char mnt[PATH_MAX], path[PATH_MAX + 64], v[40];
 	bool v2 = false;
 
-	if (!memcg_mount(mnt, sizeof(mnt), &v2)) {
-		/* No memory controller mounted (a minimal machine): mount one. */
+	if (sh->cg.dir[0]) {
+		t_fail(__FILE__, __LINE__, "one cgroup per case");
+		return false;
+	}
+	if (!controller_mount(ctl, mnt, sizeof(mnt), &v2)) {
+		/* Nothing mounted (a minimal machine): mount cgroup2. */
 		char tmpl[] = "/tmp/gmem-cgroup-XXXXXX";
 
 		if (!mkdtemp(tmpl) || mount("cgroup2", tmpl, "cgroup2", 0,
 					    NULL) < 0) {
-			t_skip("no memory cgroup here, and mounting cgroup2 "
-			       "failed: %s", strerror(errno));
+			t_skip("no %s cgroup here, and mounting cgroup2 "
+			       "failed: %s", ctl, strerror(errno));
 			return false;
 		}
 		snprintf(sh->cg.mounted, sizeof(sh->cg.mounted), "%s", tmpl);
 		snprintf(mnt, sizeof(mnt), "%s", tmpl);
 		v2 = true;
 	}
-	if (!own_cgroup(mnt, v2, sh->cg.home, sizeof(sh->cg.home))) {
-		t_skip("cannot find this process's memory cgroup");
+	if (!own_cgroup(ctl, mnt, v2, sh->cg.home, sizeof(sh->cg.home))) {
+		t_skip("cannot find this process's %s cgroup", ctl);
 		return false;
 	}
 	/*
@@ -464,7 +471,8 @@ bool t_cgroup_create(uint64_t limit)
 	sh->cg.v2 = v2;
 	if (v2) {
 		snprintf(path, sizeof(path), "%s/cgroup.subtree_control", mnt);
-		write_knob(path, "+memory");
+		snprintf(v, sizeof(v), "+%s", ctl);
+		write_knob(path, v);
 	}
 	if (mkdir(sh->cg.dir, 0755) < 0 && errno != EEXIST) {
 		t_skip("cannot make a cgroup %s: %s", sh->cg.dir,
@@ -474,14 +482,35 @@ bool t_cgroup_create(uint64_t limit)
 	}
 	if (limit) {
 		snprintf(path, sizeof(path), "%s/%s", sh->cg.dir,
-			 v2 ? "memory.max" : "memory.limit_in_bytes");
+			 v2 ? limit_v2 : limit_v1);
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)limit);
 		if (write_knob(path, v) < 0) {
-			t_fail(__FILE__, __LINE__, "cannot limit %s", path);
+			t_skip("cannot limit %s: %s", path, strerror(errno));
 			return false;
 		}
 	}
 	return true;
+}
+
+bool t_cgroup_create(uint64_t limit)
+{
+	return cgroup_create("memory", "memory.limit_in_bytes", "memory.max",
+			     limit);
+}
+
+bool t_cgroup_create_hugetlb(uint64_t page_size, uint64_t limit)
+{
+	char v1[64], v2[64], size[16];
+
+	if (page_size >= (1ULL << 30))
+		snprintf(size, sizeof(size), "%lluGB",
+			 (unsigned long long)(page_size >> 30));
+	else
+		snprintf(size, sizeof(size), "%lluMB",
+			 (unsigned long long)(page_size >> 20));
+	snprintf(v1, sizeof(v1), "hugetlb.%s.limit_in_bytes", size);
+	snprintf(v2, sizeof(v2), "hugetlb.%s.max", size);
+	return cgroup_create("hugetlb", v1, v2, limit);
 }
 
 bool t_cgroup_join(pid_t pid)

@@ -76,6 +76,8 @@ bool t_knob_set(const char *path, const char *value);
  * join with t_cgroup_join(); the cgroup goes when the case ends.
  */
 bool t_cgroup_create(uint64_t limit);
+/* The same with the hugetlb controller, limiting pages of page_size. */
+bool t_cgroup_create_hugetlb(uint64_t page_size, uint64_t limit);
 bool t_cgroup_join(pid_t pid);
 /* Bytes charged to the case's cgroup now, or ~0ULL. */
 uint64_t t_cgroup_usage(void);

@@ -4,9 +4,12 @@
  * slots left alone, and every bad binding refused with nothing changed.
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -296,6 +299,53 @@ static void bad_vm_open(void)
 	close(kvm_fd);
 }
 
+/*
+ * A jailed VMM has no /proc: the library tells a VM fd by asking KVM.
+ * The child hides /proc behind an empty tmpfs in a mount namespace of its
+ * own, then opens, binds and closes.
+ */
+static void vm_open_without_proc(void)
+{
+	struct gmem_file_args fa = { .size = 2 * MIB,
+				     .backend = GMEM_BACKEND_MEMFD };
+	int status;
+	pid_t pid;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	/* KVM serves a VM only to the process that made it: all in the child. */
+	pid = fork();
+	if (pid == 0) {
+		struct gmem_bind_args ba = bargs(0, 2 * MIB, 0);
+		struct gmem_binding *b;
+		struct gmem_file *f;
+		struct gmem_vm *vm;
+		int kvm_fd, vm_fd;
+
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("tmpfs", "/proc", "tmpfs", 0, NULL) < 0)
+			_exit(77);
+		if (access("/proc/self/fd", F_OK) == 0)
+			_exit(3);
+		kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+		vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+		if (gmem_vm_open(vm_fd, 0, 4, &vm) < 0 ||
+		    gmem_file_create(&fa, &f) < 0 ||
+		    gmem_bind(vm, f, &ba, &b) < 0 || gmem_unbind(b) < 0 ||
+		    gmem_file_close(f) < 0 || gmem_vm_close(vm) < 0) {
+			fprintf(stderr, "# %s\n", gmem_last_error());
+			_exit(1);
+		}
+		_exit(0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+		t_skip("cannot make a mount namespace here");
+		return;
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(bind_unbind_memfd),
 	T_CASE(bind_unbind_guest_memfd),
@@ -305,5 +355,6 @@ static const struct t_case cases[] = {
 	T_CASE(guest_memfd_binds_only_to_its_vm),
 	T_CASE(borrowed_vm_leaves_callers_slots_alone),
 	T_CASE(bad_vm_open),
+	T_CASE(vm_open_without_proc),
 };
 T_MAIN(cases)

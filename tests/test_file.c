@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* test_file.c - creating guest-memory files, and every bad way to ask. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -233,6 +235,107 @@ static void backend_names_roundtrip(void)
 	CHECK(strcmp(gmem_backend_name(GMEM_BACKEND_COUNT), "unknown") == 0);
 }
 
+/*
+ * A reason belongs to the call that failed: the next call clears it, so a
+ * success never shows a stale one (AUTO trying guest_memfd first, say).
+ */
+static void success_leaves_no_stale_reason(void)
+{
+	struct gmem_file_args a = memfd_args(4096);
+	struct gmem_file *f;
+	struct gmem_vm *vm = NULL;
+
+	CHECK_ERR(gmem_file_create(NULL, &f), EINVAL);
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK(gmem_last_error()[0] == '\0');
+	CHECK_ERR(gmem_populate(f, 1, 4096), EINVAL);
+	CHECK_OK(gmem_populate(f, 0, 4096));
+	CHECK(gmem_last_error()[0] == '\0');
+	CHECK_OK(gmem_file_close(f));
+	if (gmem_vm_create(&vm) == 0) {
+		/* AUTO with a VM tries guest_memfd first; memfd_args' size
+		 * is fine for both.  Whichever wins, no reason is left. */
+		a.backend = GMEM_BACKEND_AUTO;
+		a.vm = vm;
+		CHECK_OK(gmem_file_create(&a, &f));
+		CHECK(gmem_last_error()[0] == '\0');
+		CHECK_OK(gmem_file_close(f));
+		CHECK_OK(gmem_vm_close(vm));
+	}
+}
+
+struct maker {
+	struct gmem_vm *vm;
+	volatile bool stop;
+	int made;
+};
+
+static void *make_guest_memfds(void *arg)
+{
+	struct gmem_file_args a = { .size = 4096,
+				    .backend = GMEM_BACKEND_GUEST_MEMFD };
+	struct maker *m = arg;
+	struct gmem_file *f;
+
+	a.vm = m->vm;
+	while (!m->stop && gmem_file_create(&a, &f) == 0) {
+		gmem_file_close(f);
+		m->made++;
+	}
+	return NULL;
+}
+
+/* In a forked child: is any guest_memfd fd missing FD_CLOEXEC? */
+static int child_sees_inheritable_gmem(void)
+{
+	char link[64], target[64];
+	int bad = 0;
+
+	for (int fd = 3; fd < 1024; fd++) {
+		ssize_t n;
+		int fl = fcntl(fd, F_GETFD);
+
+		if (fl < 0 || (fl & FD_CLOEXEC))
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0 && (target[n] = '\0', strstr(target, "gmem")))
+			bad++;
+	}
+	return bad;
+}
+
+/*
+ * KVM makes guest_memfd without O_CLOEXEC.  A fork() in another thread
+ * while files are being made must never find one that an exec would
+ * leak: the library holds fork off until the flag is set.
+ */
+static void guest_memfd_never_inheritable(void)
+{
+	struct maker m = { 0 };
+	pthread_t th;
+	int leaks = 0;
+
+	T_SKIP_UNLESS(t_need_guest_memfd_mmap());
+	CHECK_OK(gmem_vm_create(&m.vm));
+	CHECK(pthread_create(&th, NULL, make_guest_memfds, &m) == 0);
+	for (int i = 0; i < 300; i++) {
+		int status;
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(child_sees_inheritable_gmem() ? 1 : 0);
+		if (pid < 0 || waitpid(pid, &status, 0) != pid)
+			break;
+		leaks += WIFEXITED(status) && WEXITSTATUS(status) == 1;
+	}
+	m.stop = true;
+	pthread_join(th, NULL);
+	CHECK(m.made > 0);
+	CHECK(leaks == 0);
+	CHECK_OK(gmem_vm_close(m.vm));
+}
+
 static const struct t_case cases[] = {
 	T_CASE(memfd_file_roundtrip),
 	T_CASE(memfd_needs_no_vm),
@@ -251,5 +354,7 @@ static const struct t_case cases[] = {
 	T_CASE(bad_hugetlb_page_size),
 	T_CASE(bad_hugetlb_pool_too_small),
 	T_CASE(backend_names_roundtrip),
+	T_CASE(success_leaves_no_stale_reason),
+	T_CASE(guest_memfd_never_inheritable),
 };
 T_MAIN(cases)

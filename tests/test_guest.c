@@ -5,6 +5,10 @@
  * slots of one file alias at the right offsets.
  */
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/mempolicy.h>
 
 #include "harness.h"
 #include "runner.h"
@@ -496,6 +500,37 @@ static void lazy_faults_follow_the_policy(enum gmem_backend backend)
 	guest_destroy(&g);
 }
 
+/*
+ * Where the runner gives the vCPU thread the RAM's policy, it gives the
+ * thread's own back when the guest goes (a VMM thread has its own).
+ */
+static void runner_restores_the_thread_policy(void)
+{
+	struct guest_config cfg = { 0 };
+	struct gmem_numa_policy bind, pref;
+	unsigned long mask = 0;
+	struct gmem_host h;
+	char list[8];
+	struct guest g;
+	int mode = -1, n;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	gmem_probe(&h);
+	n = __builtin_ctzll(h.numa_node_mask);
+	snprintf(list, sizeof(list), "%d", n);
+	CHECK_OK(gmem_numa_policy_parse("bind", list, &bind));
+	CHECK_OK(gmem_numa_policy_parse("preferred", list, &pref));
+	CHECK_OK(gmem_numa_bind_thread(&pref));
+	cfg.backend = GMEM_BACKEND_AUTO;
+	cfg.ram_size = 4 * MIB;
+	cfg.numa = &bind;
+	CHECK(guest_create(&g, &cfg) == 0);
+	guest_destroy(&g);
+	CHECK(syscall(SYS_get_mempolicy, &mode, &mask, 8 * sizeof(mask),
+		      NULL, 0) == 0);
+	CHECK(mode == MPOL_PREFERRED && mask == 1UL << n);
+}
+
 static void lazy_policy_memfd(void)
 {
 	lazy_faults_follow_the_policy(GMEM_BACKEND_MEMFD);
@@ -577,6 +612,7 @@ static const struct t_case cases[] = {
 	T_CASE(touch_accounted_guest_memfd),
 	T_CASE(lazy_policy_memfd),
 	T_CASE(lazy_policy_guest_memfd),
+	T_CASE(runner_restores_the_thread_policy),
 	T_CASE(huge_backing_means_fewer_faults),
 };
 T_MAIN(cases)

@@ -5,6 +5,7 @@
  * pages back to the pool on discard, alignment errors, 2 MiB and 1 GiB.
  * Pools are resized for each case and restored when it ends.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,96 @@ static void memfd_thp(void)
 	CHECK(strstr(gmem_last_error(), "only for the memfd backend"));
 }
 
+/*
+ * KVM maps a THP memfd with 2 MiB pages only where the guest address and
+ * the file offset agree modulo 2 MiB; a binding that breaks that would
+ * silently get 4 KiB pages, so it is refused with the reason.
+ */
+static void thp_binding_needs_congruent_addresses(void)
+{
+	struct gmem_file_args a = { .size = 8 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD,
+				    .flags = GMEM_FILE_THP };
+	struct gmem_bind_args b = { .length = 2 * MIB,
+				    .slot = GMEM_SLOT_ANY };
+	struct gmem_binding *bd = NULL;
+	struct gmem_file *f;
+	struct gmem_vm *vm;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	T_SKIP_UNLESS(shmem_thp_set("advise"));
+	CHECK_OK(gmem_vm_create(&vm));
+	CHECK_OK(gmem_file_create(&a, &f));
+	b.offset = 2 * MIB;
+	b.gpa = 1ULL << 30;
+	CHECK_OK(gmem_bind(vm, f, &b, &bd));
+	CHECK_OK(gmem_unbind(bd));
+	b.gpa += 4096;
+	CHECK_ERR(gmem_bind(vm, f, &b, &bd), EINVAL);
+	CHECK(strstr(gmem_last_error(), "modulo 2 MiB"));
+	b.offset = 4096;
+	b.gpa = (1ULL << 30) + 4096;
+	CHECK_OK(gmem_bind(vm, f, &b, &bd));
+	CHECK_OK(gmem_unbind(bd));
+	CHECK_OK(gmem_file_close(f));
+	CHECK_OK(gmem_vm_close(vm));
+}
+
+struct racer {
+	struct gmem_file *f;
+	int seed;
+	int err;
+};
+
+static void *race_pages(void *arg)
+{
+	struct racer *r = arg;
+	unsigned int x = (unsigned int)r->seed;
+
+	for (int i = 0; i < 200 && !r->err; i++) {
+		uint64_t off = (uint64_t)(rand_r(&x) % 8) * 2 * MIB;
+
+		r->err = (rand_r(&x) & 1) ? gmem_populate(r->f, off, 2 * MIB)
+					  : gmem_discard(r->f, off, 2 * MIB);
+	}
+	return NULL;
+}
+
+/*
+ * Threads populate and discard the same pages at once; afterwards the
+ * library's figures equal the pool's: the range lock keeps each syscall
+ * and its books together.
+ */
+static void racing_ranges_match_the_pool(void)
+{
+	struct gmem_file_args a = { .size = 16 * MIB,
+				    .backend = GMEM_BACKEND_HUGETLB };
+	struct gmem_file_stats st;
+	struct racer r[3];
+	pthread_t th[3];
+	struct gmem_file *f;
+	uint64_t free0;
+
+	T_SKIP_UNLESS(t_hugepool_set(2 * MIB, 8));
+	free0 = pool_free(2 * MIB);
+	CHECK_OK(gmem_file_create(&a, &f));
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < 3; i++) {
+			r[i] = (struct racer){ f, round * 3 + i, 0 };
+			CHECK(pthread_create(&th[i], NULL, race_pages,
+					     &r[i]) == 0);
+		}
+		for (int i = 0; i < 3; i++) {
+			pthread_join(th[i], NULL);
+			CHECK(r[i].err == 0);
+		}
+		CHECK_OK(gmem_file_stats(f, &st));
+		CHECK(st.populated_bytes == st.hugepages * 2 * MIB);
+		CHECK(st.hugepages == free0 - pool_free(2 * MIB));
+	}
+	CHECK_OK(gmem_file_close(f));
+}
+
 static const struct t_case cases[] = {
 	T_CASE(lifecycle_2m),
 	T_CASE(lifecycle_1g),
@@ -181,5 +272,7 @@ static const struct t_case cases[] = {
 	T_CASE(reservation_protects_the_guest),
 	T_CASE(bad_alignment),
 	T_CASE(memfd_thp),
+	T_CASE(thp_binding_needs_congruent_addresses),
+	T_CASE(racing_ranges_match_the_pool),
 };
 T_MAIN(cases)

@@ -69,7 +69,23 @@ static void probe_numa_iommu_thp(void)
 		      strcmp(h.thp_enabled, "never") == 0);
 }
 
+/* The base page size is the system's, not an assumed 4 KiB. */
+static void probe_page_size_is_the_systems(void)
+{
+	struct gmem_file_args a = { .backend = GMEM_BACKEND_MEMFD };
+	struct gmem_file *f;
+	struct gmem_host h;
+
+	CHECK_OK(gmem_probe(&h));
+	CHECK(h.page_size == (uint32_t)sysconf(_SC_PAGESIZE));
+	a.size = h.page_size;
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK(gmem_file_page_size(f) == h.page_size);
+	CHECK_OK(gmem_file_close(f));
+}
+
 static const struct t_case cases[] = {
+	T_CASE(probe_page_size_is_the_systems),
 	T_CASE(probe_null_is_einval),
 	T_CASE(probe_kvm_matches_dev_kvm),
 	T_CASE(probe_memfd_and_pools),

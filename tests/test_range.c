@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* test_range.c - populate and discard: effects, accounting and bad ranges. */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -179,6 +182,102 @@ static void concurrent_ranges_keep_exact_figures(void)
 	CHECK_OK(gmem_file_close(f));
 }
 
+struct racer {
+	struct gmem_file *f;
+	unsigned int seed;
+	int err;
+};
+
+static void *race_same_range(void *arg)
+{
+	struct racer *r = arg;
+
+	for (int i = 0; i < 300 && !r->err; i++) {
+		uint64_t off = (uint64_t)(rand_r(&r->seed) % 64) * 4 * KIB;
+		uint64_t len = (uint64_t)(rand_r(&r->seed) % 8 + 1) * 4 * KIB;
+
+		if (off + len > 256 * KIB)
+			len = 256 * KIB - off;
+		r->err = (rand_r(&r->seed) & 1) ? gmem_populate(r->f, off, len)
+						: gmem_discard(r->f, off, len);
+	}
+	return NULL;
+}
+
+/* The page cache's own count of a file's pages (cachestat, Linux 6.5). */
+static int64_t kernel_cached(int fd)
+{
+	struct { uint64_t off, len; } range = { 0, 0 };
+	uint64_t cs[5];
+
+	if (syscall(451, fd, &range, cs, 0) < 0)
+		return -errno;
+	return (int64_t)(cs[0] * 4096);
+}
+
+/*
+ * Threads populating and discarding overlapping ranges of one file: the
+ * books equal the kernel's own count every time the threads stop (the
+ * range lock keeps each syscall with its accounting).
+ */
+static void racing_same_range(struct gmem_file *f)
+{
+	struct gmem_file_stats st;
+	struct racer r[4];
+	pthread_t th[4];
+	struct stat sb;
+
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < 4; i++) {
+			r[i] = (struct racer){ f, (unsigned int)(round * 4 + i), 0 };
+			CHECK(pthread_create(&th[i], NULL, race_same_range,
+					     &r[i]) == 0);
+		}
+		for (int i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			CHECK(r[i].err == 0);
+		}
+		CHECK_OK(gmem_file_stats(f, &st));
+		if (gmem_file_backend(f) == GMEM_BACKEND_MEMFD) {
+			CHECK(fstat(gmem_file_fd(f), &sb) == 0);
+			CHECK((uint64_t)sb.st_blocks * 512 == st.populated_bytes);
+		} else {
+			CHECK(kernel_cached(gmem_file_fd(f)) ==
+			      (int64_t)st.populated_bytes);
+		}
+	}
+}
+
+static void racing_same_range_memfd(void)
+{
+	struct gmem_file *f = make_memfd(256 * KIB);
+
+	CHECK(f);
+	racing_same_range(f);
+	CHECK_OK(gmem_file_close(f));
+}
+
+static void racing_same_range_guest_memfd(void)
+{
+	struct gmem_file_args a = { .size = 256 * KIB,
+				    .backend = GMEM_BACKEND_GUEST_MEMFD };
+	struct gmem_file *f;
+	struct gmem_vm *vm;
+
+	T_SKIP_UNLESS(t_need_guest_memfd_mmap());
+	if (kernel_cached(0) == -ENOSYS) {
+		t_skip("no cachestat() here (Linux 6.5+): no kernel figure "
+		       "for guest_memfd");
+		return;
+	}
+	CHECK_OK(gmem_vm_create(&vm));
+	a.vm = vm;
+	CHECK_OK(gmem_file_create(&a, &f));
+	racing_same_range(f);
+	CHECK_OK(gmem_file_close(f));
+	CHECK_OK(gmem_vm_close(vm));
+}
+
 static const struct t_case cases[] = {
 	T_CASE(populate_accounts_exactly),
 	T_CASE(populate_and_discard_move_blocks),
@@ -186,5 +285,7 @@ static const struct t_case cases[] = {
 	T_CASE(discard_zeroes_only_the_range_guest_memfd),
 	T_CASE(bad_ranges),
 	T_CASE(concurrent_ranges_keep_exact_figures),
+	T_CASE(racing_same_range_memfd),
+	T_CASE(racing_same_range_guest_memfd),
 };
 T_MAIN(cases)

@@ -1,0 +1,579 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_faults.c - every call the library makes to the kernel or the
+ * allocator fails in turn, and each time the operation either fails with a
+ * reason that names the call, leaving the library and the kernel as they
+ * were (no fd, mapping, memslot or figure changed), or gets by without it.
+ * The calls are intercepted with the linker's --wrap (see the Makefile),
+ * so the library itself carries no test hooks.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include "harness.h"
+
+#define MIB (1ULL << 20)
+
+/* ---- the interposer ---- */
+
+static struct {
+	bool armed;
+	const char *only;	/* count only calls of this name, or NULL */
+	long calls;		/* intercepted calls since arming */
+	long fail_at;		/* fail the call with this number */
+	bool fired;
+	char name[64];		/* what was failed */
+	long kvm_create_vm;	/* KVM_CREATE_VM calls, armed or not */
+	bool numa_enosys;	/* NUMA syscalls say ENOSYS (no CONFIG_NUMA) */
+} fi;
+
+/* Should this call fail?  Counts it; names it if it does. */
+static bool inject(const char *name)
+{
+	if (!fi.armed || (fi.only && strcmp(fi.only, name)) ||
+	    ++fi.calls != fi.fail_at)
+		return false;
+	fi.fired = true;
+	snprintf(fi.name, sizeof(fi.name), "%s", name);
+	return true;
+}
+
+static const char *ioctl_name(unsigned long req)
+{
+	switch (req) {
+	case KVM_CREATE_VM:
+		return "KVM_CREATE_VM";
+	case KVM_CHECK_EXTENSION:
+		return "KVM_CAP";	/* a missing capability names it */
+	case KVM_GET_API_VERSION:
+		return "KVM_GET_API_VERSION";
+	case KVM_SET_USER_MEMORY_REGION:
+		return "KVM_SET_USER_MEMORY_REGION";
+	default:
+		break;
+	}
+	if (_IOC_TYPE(req) == KVMIO && _IOC_NR(req) == 0x49)
+		return "KVM_SET_USER_MEMORY_REGION2";
+	if (_IOC_TYPE(req) == KVMIO && _IOC_NR(req) == 0xd4)
+		return "KVM_CREATE_GUEST_MEMFD";
+	return "ioctl";
+}
+
+int __real_ioctl(int fd, unsigned long req, void *arg);
+int __wrap_ioctl(int fd, unsigned long req, ...);
+int __wrap_ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req == KVM_CREATE_VM)
+		fi.kvm_create_vm++;
+	if (inject(ioctl_name(req))) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_ioctl(fd, req, arg);
+}
+
+#define WRAP_SYSCALL(ret_t, name, fail_value, err, proto, args)	\
+	ret_t __real_##name proto;					\
+	ret_t __wrap_##name proto;					\
+	ret_t __wrap_##name proto					\
+	{								\
+		if (inject(#name)) {					\
+			errno = err;					\
+			return fail_value;				\
+		}							\
+		return __real_##name args;				\
+	}
+
+WRAP_SYSCALL(int, fallocate, -1, EIO, (int fd, int mode, off_t off, off_t len),
+	     (fd, mode, off, len))
+WRAP_SYSCALL(void *, mmap, MAP_FAILED, ENOMEM,
+	     (void *a, size_t l, int p, int f, int fd, off_t o),
+	     (a, l, p, f, fd, o))
+WRAP_SYSCALL(int, memfd_create, -1, EMFILE, (const char *n, unsigned int f),
+	     (n, f))
+WRAP_SYSCALL(int, ftruncate, -1, EIO, (int fd, off_t len), (fd, len))
+WRAP_SYSCALL(int, madvise, -1, EIO, (void *a, size_t l, int adv), (a, l, adv))
+WRAP_SYSCALL(void *, calloc, NULL, ENOMEM, (size_t n, size_t s), (n, s))
+WRAP_SYSCALL(void *, realloc, NULL, ENOMEM, (void *p, size_t s), (p, s))
+
+int __real_fcntl(int fd, int cmd, void *arg);
+int __wrap_fcntl(int fd, int cmd, ...);
+int __wrap_fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (inject("fcntl")) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_fcntl(fd, cmd, arg);
+}
+
+static bool numa_call(long nr)
+{
+	return nr == SYS_mbind || nr == SYS_set_mempolicy ||
+	       nr == SYS_get_mempolicy || nr == SYS_move_pages;
+}
+
+long __real_syscall(long nr, long a, long b, long c, long d, long e, long f);
+long __wrap_syscall(long nr, ...);
+long __wrap_syscall(long nr, ...)
+{
+	long a[6];
+	va_list ap;
+
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (fi.numa_enosys && numa_call(nr)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (inject(nr == SYS_mbind ? "mbind" : nr == SYS_set_mempolicy ?
+		   "set_mempolicy" : nr == SYS_get_mempolicy ?
+		   "get_mempolicy" : "syscall")) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+static void arm_only(const char *name, long n)
+{
+	fi.only = name;
+	fi.calls = 0;
+	fi.fail_at = n;
+	fi.fired = false;
+	fi.name[0] = '\0';
+	fi.armed = true;
+}
+
+static void arm(long n)
+{
+	fi.only = NULL;
+	fi.calls = 0;
+	fi.fail_at = n;
+	fi.fired = false;
+	fi.name[0] = '\0';
+	fi.armed = true;
+}
+
+static void disarm(void)
+{
+	fi.armed = false;
+}
+
+/* ---- what must not change ---- */
+
+struct snapshot {
+	int fds;
+	int maps;
+	struct gmem_stats stats;
+};
+
+static int count_maps(void)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static void snap(struct snapshot *s)
+{
+	s->maps = count_maps();
+	s->fds = t_count_fds();
+	gmem_stats(&s->stats);
+}
+
+/* The state now is the state of s; the reason names the failed call. */
+static bool unchanged(const struct snapshot *s, int ret, const char *what)
+{
+	struct snapshot now;
+	char why[320];
+
+	/* Before snap(): the stats call clears the reason. */
+	snprintf(why, sizeof(why), "%s", gmem_last_error());
+	snap(&now);
+	if (now.fds != s->fds || now.maps != s->maps ||
+	    now.stats.files != s->stats.files ||
+	    now.stats.total.size != s->stats.total.size ||
+	    now.stats.total.bindings != s->stats.total.bindings ||
+	    now.stats.total.populated_bytes != s->stats.total.populated_bytes) {
+		t_fail(__FILE__, __LINE__, "%s failed at %s (%d) and changed "
+		       "things: fds %d->%d, maps %d->%d, files %u->%u, "
+		       "populated %llu->%llu", what, fi.name, ret, s->fds,
+		       now.fds, s->maps, now.maps, s->stats.files,
+		       now.stats.files,
+		       (unsigned long long)s->stats.total.populated_bytes,
+		       (unsigned long long)now.stats.total.populated_bytes);
+		return false;
+	}
+	if (!strstr(why, fi.name) &&
+	    !((!strcmp(fi.name, "calloc") || !strcmp(fi.name, "realloc")) &&
+	      strstr(why, "out of memory"))) {
+		t_fail(__FILE__, __LINE__, "%s failed at %s, but the reason "
+		       "does not say so: %s", what, fi.name, why);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Run op with its n-th intercepted call failing, for n = 1, 2, ... until
+ * it runs without reaching n.  undo() releases what a success made.
+ */
+typedef int (*op_fn)(void *ctx);
+
+static int try_each_failure(const char *what, op_fn op, op_fn undo,
+			    void *ctx)
+{
+	int failures = 0;
+
+	for (long n = 1; n < 1000 && !t_failed(); n++) {
+		struct snapshot s;
+		int ret;
+
+		snap(&s);
+		arm(n);
+		ret = op(ctx);
+		disarm();
+		if (!fi.fired) {
+			if (ret < 0)
+				t_fail(__FILE__, __LINE__, "%s failed with "
+				       "nothing injected: %s", what,
+				       gmem_last_error());
+			else
+				undo(ctx);
+			return failures;
+		}
+		if (ret >= 0) {
+			/* It got by without that call (a probe, say). */
+			undo(ctx);
+			continue;
+		}
+		failures++;
+		if (!unchanged(&s, ret, what))
+			return failures;
+	}
+	return failures;
+}
+
+/* ---- operations ---- */
+
+struct file_op {
+	struct gmem_file_args args;
+	struct gmem_file *f;
+};
+
+static int create_file(void *ctx)
+{
+	struct file_op *o = ctx;
+
+	return gmem_file_create(&o->args, &o->f);
+}
+
+static int close_file(void *ctx)
+{
+	struct file_op *o = ctx;
+
+	return gmem_file_close(o->f);
+}
+
+static void file_creation_fails_cleanly(enum gmem_backend backend)
+{
+	struct file_op o = { { 0 } };
+	struct gmem_vm *vm = NULL;
+
+	if (backend == GMEM_BACKEND_GUEST_MEMFD) {
+		T_SKIP_UNLESS(t_need_guest_memfd_mmap());
+		CHECK_OK(gmem_vm_create(&vm));
+	}
+	if (backend == GMEM_BACKEND_HUGETLB)
+		T_SKIP_UNLESS(t_hugepool_set(2 * MIB, 2));
+	o.args.size = 4 * MIB;
+	o.args.backend = backend;
+	o.args.vm = vm;
+	CHECK(try_each_failure("gmem_file_create", create_file, close_file,
+			       &o) >= 3);
+	if (vm)
+		CHECK_OK(gmem_vm_close(vm));
+}
+
+static void create_memfd(void)
+{
+	file_creation_fails_cleanly(GMEM_BACKEND_MEMFD);
+}
+
+static void create_guest_memfd(void)
+{
+	file_creation_fails_cleanly(GMEM_BACKEND_GUEST_MEMFD);
+}
+
+static void create_hugetlb(void)
+{
+	file_creation_fails_cleanly(GMEM_BACKEND_HUGETLB);
+}
+
+struct bind_op {
+	struct gmem_vm *vm;
+	struct gmem_file *f;
+	struct gmem_binding *b;
+};
+
+static int do_bind(void *ctx)
+{
+	struct bind_op *o = ctx;
+	struct gmem_bind_args a = { .length = 4 * MIB, .slot = 3 };
+
+	return gmem_bind(o->vm, o->f, &a, &o->b);
+}
+
+static int do_unbind(void *ctx)
+{
+	struct bind_op *o = ctx;
+
+	return gmem_unbind(o->b);
+}
+
+/* A failed bind leaves no memslot: the same slot binds afterwards. */
+static void bind_fails_cleanly(void)
+{
+	struct gmem_file_args a = { .size = 4 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	struct bind_op o = { 0 };
+
+	T_SKIP_UNLESS(t_need_kvm());
+	CHECK_OK(gmem_vm_create(&o.vm));
+	CHECK_OK(gmem_file_create(&a, &o.f));
+	CHECK(try_each_failure("gmem_bind", do_bind, do_unbind, &o) >= 2);
+	CHECK_OK(do_bind(&o));
+	CHECK_OK(gmem_unbind(o.b));
+	CHECK_OK(gmem_file_close(o.f));
+	CHECK_OK(gmem_vm_close(o.vm));
+}
+
+/*
+ * When KVM refuses to delete a memslot, unbind and VM close keep the
+ * binding attached and its file mapped (the guest may still use it), say
+ * why, and work when called again.
+ */
+static void failed_memslot_delete_keeps_the_binding(void)
+{
+	struct gmem_file_args a = { .size = 4 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	struct gmem_file_stats st;
+	struct bind_op o = { 0 };
+	volatile uint8_t *p;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	CHECK_OK(gmem_vm_create(&o.vm));
+	CHECK_OK(gmem_file_create(&a, &o.f));
+	CHECK_OK(do_bind(&o));
+	p = gmem_file_host_addr(o.f);
+	CHECK_OK(gmem_file_close(o.f));
+	arm_only("KVM_SET_USER_MEMORY_REGION2", 1);
+	CHECK_ERR(gmem_unbind(o.b), EIO);
+	disarm();
+	CHECK(strstr(gmem_last_error(), "deleting memslot 3"));
+	CHECK(gmem_binding_slot(o.b) == 3);
+	arm_only("KVM_SET_USER_MEMORY_REGION2", 1);
+	CHECK_ERR(gmem_vm_close(o.vm), EIO);
+	disarm();
+	CHECK(gmem_binding_slot(o.b) == 3);
+	CHECK_OK(gmem_vm_stats(o.vm, &st));
+	CHECK(st.bindings == 1);
+	p[0] = 1;	/* still mapped: no use-after-unmap for the guest */
+	CHECK_OK(gmem_vm_close(o.vm));
+	CHECK_ERR(gmem_binding_slot(o.b), ENOTCONN);
+	CHECK_OK(gmem_unbind(o.b));
+}
+
+/* Running out of memory in VM close changes nothing, and never deadlocks
+ * with a stats call. */
+static void vm_close_out_of_memory(void)
+{
+	struct gmem_file_args a = { .size = 4 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	struct gmem_file_stats st;
+	struct bind_op o = { 0 };
+
+	T_SKIP_UNLESS(t_need_kvm());
+	CHECK_OK(gmem_vm_create(&o.vm));
+	CHECK_OK(gmem_file_create(&a, &o.f));
+	CHECK_OK(do_bind(&o));
+	arm_only("calloc", 1);
+	CHECK_ERR(gmem_vm_close(o.vm), ENOMEM);
+	disarm();
+	CHECK(!strcmp(fi.name, "calloc"));
+	CHECK_OK(gmem_vm_stats(o.vm, &st));
+	CHECK(st.bindings == 1 && gmem_binding_slot(o.b) == 3);
+	CHECK_OK(gmem_vm_close(o.vm));
+	CHECK_OK(gmem_unbind(o.b));
+	CHECK_OK(gmem_file_close(o.f));
+}
+
+struct range_op {
+	struct gmem_file *f;
+	uint64_t off, len;
+};
+
+static int do_populate(void *ctx)
+{
+	struct range_op *o = ctx;
+
+	return gmem_populate(o->f, o->off, o->len);
+}
+
+static int do_discard(void *ctx)
+{
+	struct range_op *o = ctx;
+
+	return gmem_discard(o->f, o->off, o->len);
+}
+
+/* The books agree with the kernel (st_blocks) after every failure. */
+static void books_match_blocks(struct gmem_file *f)
+{
+	struct gmem_file_stats st;
+	struct stat sb;
+
+	CHECK_OK(gmem_file_stats(f, &st));
+	CHECK(fstat(gmem_file_fd(f), &sb) == 0);
+	CHECK((uint64_t)sb.st_blocks * 512 == st.populated_bytes);
+}
+
+/*
+ * A populate that fails part way keeps (and accounts) the pieces before:
+ * the figures equal st_blocks whichever call failed, and a discard that
+ * fails changes nothing.
+ */
+static void populate_and_discard_fail_cleanly(void)
+{
+	struct gmem_file_args a = { .size = 256 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	struct range_op o = { 0 };
+	struct gmem_file_stats st;
+	int failures = 0;
+	uint64_t calls;
+
+	CHECK_OK(gmem_file_create(&a, &o.f));
+	o.len = 256 * MIB;
+	for (long n = 1; n < 200; n++) {
+		char why[320];
+		int ret;
+
+		CHECK_OK(gmem_discard(o.f, 0, 256 * MIB));
+		arm(n);
+		ret = do_populate(&o);
+		disarm();
+		snprintf(why, sizeof(why), "%s", gmem_last_error());
+		books_match_blocks(o.f);
+		if (!fi.fired) {
+			CHECK(ret == 0);
+			break;
+		}
+		if (ret < 0) {
+			failures++;
+			if (!strstr(why, fi.name))
+				t_fail(__FILE__, __LINE__, "populate failed at "
+				       "%s: %s", fi.name, why);
+		}
+	}
+	CHECK(failures >= 4);	/* at least one per 64 MiB piece */
+	CHECK_OK(gmem_file_stats(o.f, &st));
+	CHECK(st.populated_bytes == 256 * MIB);
+	calls = st.discard_calls;
+	o.off = 64 * MIB;
+	o.len = 64 * MIB;
+	arm(1);
+	CHECK_ERR(do_discard(&o), EIO);
+	disarm();
+	CHECK(!strcmp(fi.name, "fallocate"));
+	books_match_blocks(o.f);
+	CHECK_OK(gmem_file_stats(o.f, &st));
+	CHECK(st.populated_bytes == 256 * MIB && st.discard_calls == calls);
+	CHECK_OK(gmem_file_close(o.f));
+}
+
+/* Making a file never creates a KVM VM behind the caller's back (a VMM
+ * under seccomp would be killed for it). */
+static void no_hidden_vm_creation(void)
+{
+	struct gmem_file_args a = { .size = 4 * MIB };
+	struct gmem_file *f;
+	struct gmem_vm *vm;
+	long before;
+
+	T_SKIP_UNLESS(t_need_guest_memfd_mmap());
+	CHECK_OK(gmem_vm_create(&vm));
+	before = fi.kvm_create_vm;
+	for (int b = GMEM_BACKEND_AUTO; b < GMEM_BACKEND_COUNT; b++) {
+		if (b == GMEM_BACKEND_HUGETLB)
+			continue;
+		a.backend = (uint32_t)b;
+		a.vm = b == GMEM_BACKEND_MEMFD ? NULL : vm;
+		CHECK_OK(gmem_file_create(&a, &f));
+		CHECK_OK(gmem_populate(f, 0, MIB));
+		CHECK_OK(gmem_discard(f, 0, MIB));
+		CHECK_OK(gmem_file_close(f));
+	}
+	CHECK(fi.kvm_create_vm == before);
+}
+
+/* Without NUMA in the kernel (ENOSYS), policies say so and the rest works. */
+static void no_numa_in_the_kernel(void)
+{
+	struct gmem_file_args a = { .size = 4 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	struct gmem_numa_policy p = { .mode = GMEM_NUMA_BIND, .nodes = 1 };
+	struct gmem_numa_policy dflt = { 0 };
+	struct gmem_file *f;
+
+	fi.numa_enosys = true;
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK_ERR(gmem_file_set_numa_policy(f, 0, 4 * MIB, &p), EOPNOTSUPP);
+	CHECK(strstr(gmem_last_error(), "CONFIG_NUMA"));
+	CHECK_OK(gmem_file_set_numa_policy(f, 0, 4 * MIB, &dflt));
+	CHECK_OK(gmem_populate(f, 0, 4 * MIB));
+	CHECK_OK(gmem_file_close(f));
+}
+
+static const struct t_case cases[] = {
+	T_CASE(create_memfd),
+	T_CASE(create_guest_memfd),
+	T_CASE(create_hugetlb),
+	T_CASE(bind_fails_cleanly),
+	T_CASE(failed_memslot_delete_keeps_the_binding),
+	T_CASE(vm_close_out_of_memory),
+	T_CASE(populate_and_discard_fail_cleanly),
+	T_CASE(no_hidden_vm_creation),
+	T_CASE(no_numa_in_the_kernel),
+};
+T_MAIN(cases)
