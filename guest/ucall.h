@@ -89,6 +89,25 @@ static inline uint64_t guest_pattern(uint64_t seed, uint64_t i)
 #define GUEST_PAGE_SIZE 4096ULL
 
 /*
+ * The stress guest's control area, in the boot region past the page
+ * tables of up to GUEST_MAX_MAPPED_GIB: the host writes
+ * the discard counts; the guest keeps its own notes next to it.
+ */
+#define GUEST_STRESS_MAX_PAGES	4096ULL
+#define GUEST_STRESS_CTL_GPA	0x60000ULL
+#define GUEST_STRESS_MINE_GPA	0x70000ULL
+#define GUEST_STRESS_SEEN_GPA	0x78000ULL
+#define GUEST_STRESS_CHURN_WORD	0x6368757263680001ULL
+
+struct guest_stress_ctl {
+	uint64_t discard_begun;		/* host: discards started */
+	uint64_t passes;		/* guest: passes finished */
+	uint64_t pad[6];
+	/* host: per page, discard_begun of the last discard that returned */
+	uint64_t discard_done[GUEST_STRESS_MAX_PAGES];
+};
+
+/*
  * Which 64-bit word of the page at byte offset off (of a range) the
  * per-page operations use: it moves from page to page, so across a range
  * every position within a page is exercised.  The word holds the same

@@ -44,6 +44,13 @@ struct guest {
 	size_t run_size;
 	const char *image;	/* name of the loaded program */
 	uint64_t exits;		/* every KVM_RUN return */
+	/*
+	 * Treat unbacked guest-physical memory as a PC does: reads return
+	 * all ones, writes vanish (counted in mmio_exits).  Off, such an
+	 * access ends guest_run() with an error.
+	 */
+	bool unbacked_reads_ones;
+	uint64_t mmio_exits;
 	bool thread_policy;	/* this thread took the RAM's NUMA policy */
 	int saved_mode;		/* ...and this was its own, to give back */
 	unsigned long saved_nodes[16];
