@@ -64,6 +64,19 @@ void gmem_account_discarded(struct gmem_file *f, uint64_t off, uint64_t len)
 	pthread_mutex_unlock(&f->lock);
 }
 
+void gmem_account_replace(struct gmem_file *f, uint64_t off, uint64_t len,
+			  const struct gmem_extents *held)
+{
+	pthread_mutex_lock(&f->lock);
+	gmem_extents_remove(&f->populated, off, off + len, count_node, f);
+	/* Placement after a failure is not known: the kernel chose it. */
+	for (size_t i = 0; i < held->nr; i++)
+		gmem_extents_add(&f->populated, held->v[i].start,
+				 held->v[i].end, GMEM_NODE_UNKNOWN, count_node,
+				 f);
+	pthread_mutex_unlock(&f->lock);
+}
+
 GMEM_API int gmem_file_stats(struct gmem_file *file,
 			     struct gmem_file_stats *out)
 {

@@ -281,6 +281,10 @@ const struct gmem_backend_ops gmem_backend_memfd = {
 	.populate = memfd_populate,
 	.discard = gmem_fallocate_punch,
 	.check_room = memfd_check_room,
+	/*
+	 * Not SEEK_DATA as a fallback: shmem reports fallocated pages no one
+	 * wrote as holes.  Without cachestat the books stay as they were.
+	 */
 	.resident_in = gmem_cache_resident_in,
 	.usage = memfd_usage,
 	.numa_reach = memfd_numa_reach,

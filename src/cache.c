@@ -109,10 +109,9 @@ int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u)
 	return 0;
 }
 
-/* Report the cached stretches of [off, off + len), page by page at leaves. */
+/* Add the cached stretches of [off, off + len) to *x, halving down to pages. */
 static int find_cached(struct gmem_file *f, uint64_t off, uint64_t len,
-		       void (*found)(struct gmem_file *f, uint64_t off,
-				     uint64_t len))
+		       struct gmem_extents *x)
 {
 	uint64_t psz = f->page_size, half;
 	int64_t cached = gmem_cache_bytes(f->fd, off, len);
@@ -122,20 +121,18 @@ static int find_cached(struct gmem_file *f, uint64_t off, uint64_t len,
 		return (int)cached;
 	if (cached == 0)
 		return 0;
-	if ((uint64_t)cached == len) {
-		found(f, off, len);
-		return 0;
-	}
+	if ((uint64_t)cached == len)
+		return gmem_extents_add(x, off, off + len, GMEM_NODE_UNKNOWN,
+					NULL, NULL);
 	half = len / psz / 2 * psz;
-	ret = find_cached(f, off, half, found);
+	ret = find_cached(f, off, half, x);
 	if (ret < 0)
 		return ret;
-	return find_cached(f, off + half, len - half, found);
+	return find_cached(f, off + half, len - half, x);
 }
 
 int gmem_cache_resident_in(struct gmem_file *f, uint64_t off, uint64_t len,
-			   void (*found)(struct gmem_file *f, uint64_t off,
-					 uint64_t len))
+			   struct gmem_extents *x)
 {
-	return find_cached(f, off, len, found);
+	return find_cached(f, off, len, x);
 }

@@ -129,12 +129,11 @@ struct gmem_backend_ops {
 	/* -ENOMEM with the numbers if populating [off, off+len) won't fit. */
 	int (*check_room)(struct gmem_file *f, uint64_t off, uint64_t len);
 	/*
-	 * Call found(off, len) for each stretch of [off, off + len) the kernel
-	 * holds (to repair the books after a failed populate).
+	 * Add each stretch of [off, off + len) the kernel holds to *x (to
+	 * repair the books after a failed populate or discard).
 	 */
 	int (*resident_in)(struct gmem_file *f, uint64_t off, uint64_t len,
-			   void (*found)(struct gmem_file *f, uint64_t off,
-					 uint64_t len));
+			   struct gmem_extents *x);
 	/* The kernel's figures for the whole file; no library lock held. */
 	int (*usage)(struct gmem_file *f, struct gmem_usage *u);
 	/* GMEM_REACH_* for a policy stored with mbind on f->map. */
@@ -174,8 +173,7 @@ void gmem_fill_memslot_from_map(const struct gmem_file *f, uint64_t off,
 int64_t gmem_cache_bytes(int fd, uint64_t off, uint64_t len);
 int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u);
 int gmem_cache_resident_in(struct gmem_file *f, uint64_t off, uint64_t len,
-			   void (*found)(struct gmem_file *f, uint64_t off,
-					 uint64_t len));
+			   struct gmem_extents *x);
 /* Bytes of f->map in [off, off + len) mincore() reports, or -errno. */
 int64_t gmem_mincore_bytes(const struct gmem_file *f, uint64_t off,
 			   uint64_t len);
@@ -308,6 +306,9 @@ int gmem_account_prepare(struct gmem_file *f, uint64_t off, uint64_t len);
 void gmem_account_populated(struct gmem_file *f, uint64_t off, uint64_t len,
 			    int32_t node);
 void gmem_account_discarded(struct gmem_file *f, uint64_t off, uint64_t len);
+/* Make the books of [off, off + len) say exactly what held says. */
+void gmem_account_replace(struct gmem_file *f, uint64_t off, uint64_t len,
+			  const struct gmem_extents *held);
 
 /* registry.c: every live file and VM, for process-wide figures. */
 void gmem_registry_add(struct gmem_file *f);

@@ -18,22 +18,18 @@ static bool needs_thread_policy(const struct gmem_file *f,
 	return !f->map || !(f->ops->numa_reach(f) & GMEM_REACH_POPULATE);
 }
 
-static void book_found(struct gmem_file *f, uint64_t off, uint64_t len)
-{
-	/* Placement after a failure is not known: the kernel did it. */
-	gmem_account_populated(f, off, len, GMEM_NODE_UNKNOWN);
-}
-
 /*
  * After a failed piece the kernel may hold part of it (guest_memfd keeps
- * what it allocated; shmem undoes): ask it and write that down.
+ * what it allocated; shmem undoes): ask it and write that down.  If it
+ * cannot be asked, the books stay as they were.
  */
 static void resync_books(struct gmem_file *f, uint64_t off, uint64_t len)
 {
-	if (!f->ops->resident_in)
-		return;
-	gmem_account_discarded(f, off, len);
-	f->ops->resident_in(f, off, len, book_found);
+	struct gmem_extents held = { 0 };
+
+	if (f->ops->resident_in && f->ops->resident_in(f, off, len, &held) == 0)
+		gmem_account_replace(f, off, len, &held);
+	gmem_extents_free(&held);
 }
 
 /*

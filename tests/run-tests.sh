@@ -3,10 +3,16 @@
 # run-tests.sh BUILD - run every test program in BUILD/tests and the ABI
 # check; print each case and the closing line "N passed, N failed, N skipped".
 #
-# Where /dev/kvm is missing, the test programs run inside an emulated
-# machine that has KVM (tests/vm), so the KVM tests really run; set
-# GMEM_TEST_VM=no to run them here instead (they then skip).  A program that
-# crashes, or exits non-zero without saying FAIL, counts as a failure.
+# Where /dev/kvm works, the programs run here.  The emulated machine
+# (tests/vm) adds what this host lacks: two NUMA nodes, private memory, an
+# IOMMU with a DMA device, a KVM that boots Linux; the programs that need
+# those (VM_PROGRAMS below) run there too, on every host.  Where /dev/kvm
+# is missing, every program runs in the emulated machine.  GMEM_TEST_VM=no
+# keeps everything here (the KVM cases then skip and say why);
+# GMEM_TEST_VM=all runs everything there, as on a host without /dev/kvm.
+#
+# A program that crashes, or exits non-zero without saying FAIL, counts as
+# a failure, and so does an emulated machine that never reports.
 # GMEM_TEST_WRAP (e.g. "valgrind ...") wraps each program, here or in the
 # emulated machine; GMEM_TEST_ONLY="test_a test_b" runs only those programs.
 build=${1:-build}
@@ -15,7 +21,10 @@ build=$(cd "$build" && pwd)
 log=$(mktemp)
 trap 'rm -f "$log" "$log.abi"' EXIT
 
-# The programs, each between "== NAME" and "== status NAME RC".
+# Programs that also run in the emulated machine when this host has KVM.
+VM_PROGRAMS=${GMEM_VM_PROGRAMS-"test_numa"}
+
+# The test programs, filtered by GMEM_TEST_ONLY.
 programs() {
 	for t in "$build"/tests/test_*; do
 		case $t in *.o) continue ;; esac
@@ -28,23 +37,21 @@ programs() {
 	done
 }
 
-run_programs() {
-	for name in $(programs); do
-		t=$build/tests/$name
+# Each program between "== NAME" and "== status NAME RC".
+run_here() { # PROGRAM...
+	for name in "$@"; do
 		echo "== $name"
 		# shellcheck disable=SC2086
-		timeout 900 $GMEM_TEST_WRAP "$t" 2>&1
+		timeout 900 ${GMEM_TEST_WRAP:-} "$build/tests/$name" 2>&1
 		echo "== status $name $?"
 	done
 }
 
-use_vm=no
-if [ ! -e /dev/kvm ] && [ "${GMEM_TEST_VM:-auto}" != no ]; then
-	use_vm=yes
-fi
-
-if [ "$use_vm" = yes ]; then
-	echo "== /dev/kvm is missing here; running the tests in an emulated machine with KVM (tests/vm)"
+run_in_vm() { # LABEL PROGRAM...
+	label=$1
+	shift
+	[ $# -gt 0 ] || return 0
+	echo "== $label: running $* in the emulated machine (tests/vm)" >&2
 	extra=${GMEM_VM_EXTRA:-}
 	case ${GMEM_TEST_WRAP:-} in
 	*valgrind*)	# valgrind, its tools and the libc symbols it needs
@@ -59,21 +66,34 @@ if [ "$use_vm" = yes ]; then
 	GMEM_VM_EXTRA="$extra" \
 	"$here/vm/run-in-vm.sh" "$build" -- sh -c "
 		PATH=/usr/bin:\$PATH
-		for t in $(programs | tr '\n' ' '); do
-			echo \"== \$t\"
-			timeout 900 $GMEM_TEST_WRAP ./tests/\$t 2>&1
+		for t in $*; do
+			echo \"== \$t ($label)\"
+			timeout 900 ${GMEM_TEST_WRAP:-} ./tests/\$t 2>&1
 			echo \"== status \$t \$?\"
-		done" >"$log"
+		done"
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
-		echo "== vm: the emulated machine failed (status $rc); running the tests here instead"
-		echo "FAIL vm: tests/vm/run-in-vm.sh exited with status $rc" >"$log.vm"
-		run_programs >"$log"
-		cat "$log.vm" >>"$log"
-		rm -f "$log.vm"
+		echo "== vm"
+		echo "FAIL vm: the emulated machine failed (tests/vm/run-in-vm.sh exited with status $rc)"
+	fi
+}
+
+all=$(programs | tr '\n' ' ')
+if [ "${GMEM_TEST_VM:-auto}" != all ] &&
+	{ [ -e /dev/kvm ] || [ "${GMEM_TEST_VM:-auto}" = no ]; }; then
+	run_here $all >"$log"
+	if [ "${GMEM_TEST_VM:-auto}" != no ]; then
+		vm=
+		for p in $VM_PROGRAMS; do
+			case " $all " in *" $p "*) vm="$vm $p" ;; esac
+		done
+		# shellcheck disable=SC2086
+		run_in_vm "emulated machine" $vm >>"$log"
 	fi
 else
-	run_programs >"$log"
+	echo "== /dev/kvm is missing here; running the tests in an emulated machine with KVM (tests/vm)"
+	# shellcheck disable=SC2086
+	run_in_vm "emulated machine" $all >"$log"
 fi
 
 sh "$here/check-abi.sh" "$build" >"$log.abi" 2>&1

@@ -322,7 +322,7 @@ static void vm_open_without_proc(void)
 		int kvm_fd, vm_fd;
 
 		if (unshare(CLONE_NEWNS) < 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
 		    mount("tmpfs", "/proc", "tmpfs", 0, NULL) < 0)
 			_exit(77);
 		if (access("/proc/self/fd", F_OK) == 0)
