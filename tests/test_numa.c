@@ -178,6 +178,9 @@ static void bad_policy_ranges(void)
 	p.mode = 77;
 	CHECK_ERR(gmem_file_set_numa_policy(f, 0, 4096, &p), EINVAL);
 	CHECK_ERR(gmem_file_query_nodes(f, 0, 4096, NULL), EINVAL);
+	CHECK_ERR(gmem_file_node_bytes(f, 1U << 20), ERANGE);
+	CHECK_ERR(gmem_file_node_bytes(NULL, 0), EINVAL);
+	CHECK(gmem_file_node_bytes(f, 0) == 0);
 	CHECK_OK(gmem_file_close(f));
 }
 
