@@ -106,11 +106,55 @@ int gmem_probe(struct gmem_host *host);
 
 /* ---- VMs -------------------------------------------------------------- */
 
+/* KVM's x86 VM types.  Private memory needs one that offers it. */
+enum gmem_vm_type {
+	GMEM_VM_TYPE_DEFAULT = 0,	/* shared memory only */
+	GMEM_VM_TYPE_SW_PROTECTED = 1,	/* private memory kept by software */
+	GMEM_VM_TYPE_SEV = 2,
+	GMEM_VM_TYPE_SEV_ES = 3,
+	GMEM_VM_TYPE_SNP = 4,
+	GMEM_VM_TYPE_TDX = 5,
+	GMEM_VM_TYPE_COUNT
+};
+
+/* "default", "sw_protected", "sev", "sev_es", "snp", "tdx" or "unknown". */
+const char *gmem_vm_type_name(uint32_t type);
+
+/* The memory attribute that makes guest memory private. */
+#define GMEM_MEMORY_ATTRIBUTE_PRIVATE	(1ULL << 3)
+
+/* What a VM of one type offers (KVM_CHECK_EXTENSION on such a VM). */
+struct gmem_vm_caps {
+	uint32_t type;			/* enum gmem_vm_type */
+	uint32_t supported;		/* KVM makes VMs of this type here */
+	uint64_t memory_attributes;	/* GMEM_MEMORY_ATTRIBUTE_PRIVATE if any */
+	uint64_t guest_memfd_flags;	/* GMEM_KVM_GUEST_MEMFD_FLAG_* */
+	uint32_t guest_memfd;		/* KVM_CAP_GUEST_MEMFD */
+	uint32_t pre_fault_memory;	/* KVM_CAP_PRE_FAULT_MEMORY */
+	uint32_t memory_fault_info;	/* KVM_CAP_MEMORY_FAULT_INFO */
+	uint32_t reserved32;
+	uint64_t exit_hypercalls;	/* hypercalls that can exit (bit = nr) */
+	uint64_t reserved[6];
+};
+
+/*
+ * Make a throwaway VM of this type and ask it (like gmem_probe(), the only
+ * other call that creates VMs for itself).  A type this kernel lacks is
+ * data: supported = 0.
+ */
+int gmem_probe_vm_type(uint32_t type, struct gmem_vm_caps *out);
+
 /*
  * Create a default-type KVM VM owned by the library.  All memslots are the
  * library's to use.  gmem_vm_close() closes the VM fd.
  */
 int gmem_vm_create(struct gmem_vm **out);
+
+/* The same, of a given type (-EOPNOTSUPP if this kernel lacks it). */
+int gmem_vm_create_type(uint32_t type, struct gmem_vm **out);
+
+/* What this VM offers, asked of it (no VM is created). */
+int gmem_vm_get_caps(struct gmem_vm *vm, struct gmem_vm_caps *out);
 
 /*
  * Borrow a VM fd the caller owns.  The library uses only memslots
@@ -170,7 +214,14 @@ struct gmem_file_args {
  * through the mapping, so populated pages also count as touched.
  */
 #define GMEM_FILE_THP		(1U << 1)
-#define GMEM_FILE_FLAGS_ALL	(GMEM_FILE_NO_HOST_MAP | GMEM_FILE_THP)
+/*
+ * guest_memfd only, on a VM with private memory: the file holds the VM's
+ * private memory.  It starts private, and the library never maps it into
+ * the host (on a private VM, GMEM_FILE_NO_HOST_MAP alone means the same).
+ */
+#define GMEM_FILE_PRIVATE	(1U << 2)
+#define GMEM_FILE_FLAGS_ALL	(GMEM_FILE_NO_HOST_MAP | GMEM_FILE_THP | \
+				 GMEM_FILE_PRIVATE)
 
 int gmem_file_create(const struct gmem_file_args *args,
 		     struct gmem_file **out);
@@ -203,12 +254,27 @@ struct gmem_bind_args {
 	uint64_t gpa;			/* guest-physical address, page-aligned */
 	int32_t slot;			/* memslot, or GMEM_SLOT_ANY */
 	uint32_t flags;			/* reserved, 0 */
-	uint64_t reserved[4];
+	/*
+	 * The private side of the same guest range, on a VM with private
+	 * memory: a GMEM_FILE_PRIVATE guest_memfd of this VM, from
+	 * private_offset.  NULL: the memslot has one side only.
+	 */
+	struct gmem_file *private_file;
+	uint64_t private_offset;
+	uint64_t reserved[2];
 };
 
 /*
  * Expose [offset, offset + length) of file to vm at gpa through one memslot.
- * On failure nothing changed.  The binding holds a reference on the file.
+ * On failure nothing changed.  The binding holds a reference on its files.
+ *
+ * One memslot may have two backings, as confidential VMs need: file is the
+ * shared side (memfd, hugetlb or a shared guest_memfd; it may be NULL for a
+ * slot with no shared memory), args->private_file the private side.  Page
+ * by page, the memory attributes (gmem_convert()) say which side the guest
+ * sees.  The one-file form stays: a private guest_memfd alone is a slot
+ * with only a private side.
+ *
  * A THP memfd needs gpa and offset equal modulo 2 MiB, or KVM could only
  * map 4 KiB pages of it (-EINVAL says so).
  */
@@ -242,6 +308,72 @@ int gmem_populate(struct gmem_file *file, uint64_t offset, uint64_t length);
  * and the host mapping read zeros there; bytes outside are unchanged.
  */
 int gmem_discard(struct gmem_file *file, uint64_t offset, uint64_t length);
+
+/* ---- shared and private memory ----------------------------------------- */
+
+enum gmem_memory_kind {
+	GMEM_MEMORY_SHARED = 0,
+	GMEM_MEMORY_PRIVATE = 1,
+};
+
+/* Keep the side a conversion leaves, for a VMM that converts back soon. */
+#define GMEM_CONVERT_KEEP	(1U << 0)
+
+/*
+ * Make [gpa, gpa + length) of vm private or shared: set the memory
+ * attributes, then free the side no longer in use (discard it, so its old
+ * bytes are gone) unless GMEM_CONVERT_KEEP.  The range lies inside one
+ * binding, which has the side it converts to.  If KVM converts only part,
+ * the library's map (gmem_memory_kind()) says exactly which part.
+ */
+int gmem_convert(struct gmem_vm *vm, uint64_t gpa, uint64_t length,
+		 uint32_t to, uint32_t flags);
+
+/*
+ * The kind of memory at gpa (GMEM_MEMORY_SHARED or _PRIVATE), and in *run
+ * how far, up to length, it stays that kind.  KVM has no query: the library
+ * keeps the map, in step with every conversion.
+ */
+int gmem_memory_kind(struct gmem_vm *vm, uint64_t gpa, uint64_t length,
+		     uint64_t *run);
+
+/* Where a guest's request for a conversion came from. */
+enum gmem_conversion_source {
+	GMEM_CONVERSION_MEMORY_FAULT = 1,	/* touched the other kind */
+	GMEM_CONVERSION_MAP_GPA_RANGE = 2,	/* asked: KVM_HC_MAP_GPA_RANGE */
+};
+
+struct gmem_conversion {
+	uint64_t gpa;
+	uint64_t length;
+	uint32_t to;			/* enum gmem_memory_kind */
+	uint32_t source;		/* enum gmem_conversion_source */
+	uint64_t reserved[2];
+};
+
+/*
+ * A VMM's say in what a guest asks for.  Return 0 to let the guest go on,
+ * or -errno to refuse (the hypercall returns it; a memory fault stops the
+ * vCPU).  The default, with no handler, is gmem_convert(..., 0).
+ */
+typedef int (*gmem_conversion_fn)(struct gmem_vm *vm,
+				  const struct gmem_conversion *req,
+				  void *opaque);
+
+int gmem_vm_set_conversion_handler(struct gmem_vm *vm, gmem_conversion_fn fn,
+				   void *opaque);
+
+/* Have KVM pass KVM_HC_MAP_GPA_RANGE hypercalls to userspace. */
+int gmem_vm_enable_conversion_exits(struct gmem_vm *vm);
+
+/*
+ * After KVM_RUN on a vCPU of vm: run is its mmapped struct kvm_run and
+ * result what KVM_RUN returned (0, or -errno).  A memory fault or a
+ * MAP_GPA_RANGE hypercall is decoded and handed to the handler: returns 1
+ * when it was one and the vCPU can run again, 0 when the exit is not about
+ * memory (the VMM's to handle), -errno when the conversion failed.
+ */
+int gmem_vcpu_handle_exit(struct gmem_vm *vm, void *run, int result);
 
 /* ---- NUMA placement ---------------------------------------------------- */
 
@@ -328,7 +460,10 @@ struct gmem_file_stats {
 	 */
 	uint64_t node_bytes[GMEM_MAX_NUMA_NODES];
 	uint64_t unknown_node_bytes;	/* placement not known */
-	uint64_t reserved[6];
+	/* resident_bytes by kind: what shared and private sides hold. */
+	uint64_t shared_bytes;
+	uint64_t private_bytes;
+	uint64_t reserved[4];
 };
 
 int gmem_file_stats(struct gmem_file *file, struct gmem_file_stats *out);

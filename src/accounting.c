@@ -107,6 +107,10 @@ GMEM_API int gmem_file_stats(struct gmem_file *file,
 	}
 	out->resident_bytes = u.resident;
 	out->touched_bytes = u.touched;
+	if (file->private)
+		out->private_bytes = u.resident;
+	else
+		out->shared_bytes = u.resident;
 	if (file->ops->id == GMEM_BACKEND_HUGETLB)
 		out->hugepages = u.resident / file->page_size;
 	return 0;

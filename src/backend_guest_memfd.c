@@ -13,22 +13,6 @@
 
 #include "internal.h"
 
-/*
- * A capability of this VM (they depend on the VM type, so ask the VM, not
- * the system).  A failing ioctl is an error of its own, not "absent".
- */
-static int vm_cap(struct gmem_vm *vm, long cap, const char *name,
-		  uint64_t *out)
-{
-	int r = ioctl(vm->fd, KVM_CHECK_EXTENSION, cap);
-
-	if (r < 0)
-		return gmem_fail(errno, "guest_memfd: KVM_CHECK_EXTENSION(%s): "
-				 "%s", name, strerror(errno));
-	*out = (uint64_t)r;
-	return 0;
-}
-
 /* What this VM offers for guest_memfd. */
 struct vm_gmem {
 	bool supported;			/* KVM_CAP_GUEST_MEMFD */
@@ -41,16 +25,17 @@ static int vm_gmem_caps(struct gmem_vm *vm, struct vm_gmem *c)
 	uint64_t v = 0;
 	int ret;
 
-	ret = vm_cap(vm, GMEM_KVM_CAP_GUEST_MEMFD, "KVM_CAP_GUEST_MEMFD", &v);
+	ret = gmem_vm_check_cap(vm, GMEM_KVM_CAP_GUEST_MEMFD,
+				"KVM_CAP_GUEST_MEMFD", &v);
 	if (ret < 0)
 		return ret;
 	c->supported = v > 0;
-	ret = vm_cap(vm, GMEM_KVM_CAP_GUEST_MEMFD_FLAGS,
-		     "KVM_CAP_GUEST_MEMFD_FLAGS", &c->flags);
+	ret = gmem_vm_check_cap(vm, GMEM_KVM_CAP_GUEST_MEMFD_FLAGS,
+				"KVM_CAP_GUEST_MEMFD_FLAGS", &c->flags);
 	if (ret < 0)
 		return ret;
-	ret = vm_cap(vm, GMEM_KVM_CAP_MEMORY_ATTRIBUTES,
-		     "KVM_CAP_MEMORY_ATTRIBUTES", &v);
+	ret = gmem_vm_check_cap(vm, GMEM_KVM_CAP_MEMORY_ATTRIBUTES,
+				"KVM_CAP_MEMORY_ATTRIBUTES", &v);
 	if (ret < 0)
 		return ret;
 	c->private = v & GMEM_KVM_MEMORY_ATTRIBUTE_PRIVATE;
@@ -74,11 +59,15 @@ static uint64_t shared_flags(const struct vm_gmem *c)
 	return c->flags & SHARED_FLAGS;
 }
 
-/* Does this file hold private memory (and so must never be mapped)? */
+/*
+ * Does this file hold private memory (and so must never be mapped)?  Asked
+ * for, or implied by not wanting a host view on a VM with private memory.
+ */
 static bool wants_private(const struct vm_gmem *c,
 			  const struct gmem_file_args *a)
 {
-	return (a->flags & GMEM_FILE_NO_HOST_MAP) && c->private;
+	return (a->flags & GMEM_FILE_PRIVATE) ||
+	       ((a->flags & GMEM_FILE_NO_HOST_MAP) && c->private);
 }
 
 static int gmfd_check(const struct gmem_file_args *a)
@@ -103,6 +92,13 @@ static int gmfd_check(const struct gmem_file_args *a)
 	if (!c.supported)
 		return gmem_fail(EOPNOTSUPP, "guest_memfd: this kernel or VM "
 				 "type lacks KVM_CAP_GUEST_MEMFD (Linux 6.8+)");
+	if ((a->flags & GMEM_FILE_PRIVATE) && !c.private)
+		return gmem_fail(EOPNOTSUPP, "guest_memfd: GMEM_FILE_PRIVATE "
+				 "needs a VM with private memory, and this one "
+				 "(type %s) has none; create it with "
+				 "gmem_vm_create_type() of a type gmemctl probe "
+				 "shows with PRIVATE",
+				 gmem_vm_type_name(a->vm->type));
 	if (wants_private(&c, a))
 		return 0;
 	/*
@@ -209,6 +205,8 @@ static int gmfd_create(struct gmem_file *f, const struct gmem_file_args *a)
 	if (fd < 0)
 		return fd;
 	f->fd = fd;
+	/* Private memory is never mapped here: the guarantee to the guest. */
+	f->private = private;
 	if (private)
 		return 0;
 	/* Mapped even with NO_HOST_MAP: the memslot needs the address. */

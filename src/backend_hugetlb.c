@@ -42,6 +42,10 @@ static int huge_check(const struct gmem_file_args *a)
 	if (a->flags & GMEM_FILE_THP)
 		return gmem_fail(EINVAL, "file: GMEM_FILE_THP is only for the "
 				 "memfd backend, not hugetlb");
+	if (a->flags & GMEM_FILE_PRIVATE)
+		return gmem_fail(EINVAL, "hugetlb: private memory is a "
+				 "guest_memfd of a VM that has it (huge pages in "
+				 "guest_memfd are not in this kernel's ABI)");
 	if (!psz || (psz & (psz - 1)) || !host_has_size(psz))
 		return gmem_fail(EINVAL, "hugetlb: page size %llu is not one "
 				 "this host offers (see gmemctl probe)",

@@ -167,6 +167,9 @@ static int memfd_check(const struct gmem_file_args *a)
 	if (a->page_size)
 		return gmem_fail(EINVAL, "file: page_size is only for the "
 				 "hugetlb backend, not memfd");
+	if (a->flags & GMEM_FILE_PRIVATE)
+		return gmem_fail(EINVAL, "memfd: private memory is a "
+				 "guest_memfd of a VM that has it, not a memfd");
 	if (a->flags & GMEM_FILE_THP) {
 		shmem_thp_mode(mode, sizeof(mode));
 		if (strcmp(mode, "always") && strcmp(mode, "within_size") &&

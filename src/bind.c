@@ -8,7 +8,61 @@
 
 #include "internal.h"
 
-static int check_bind_args(const struct gmem_vm *vm, const struct gmem_file *f,
+/* The two sides a binding asks for, worked out from the one-file form too. */
+struct sides {
+	struct gmem_file *shared;
+	uint64_t shared_off;
+	struct gmem_file *private;
+	uint64_t private_off;
+};
+
+static int pick_sides(struct gmem_file *file, const struct gmem_bind_args *a,
+		      struct sides *s)
+{
+	*s = (struct sides){ file, a->offset, a->private_file,
+			     a->private_offset };
+	if (!a->private_file && a->private_offset)
+		return gmem_fail(EINVAL, "bind: private_offset without a "
+				 "private_file");
+	if (file && file->private) {
+		/* The one-file form of a private-only memslot. */
+		if (a->private_file)
+			return gmem_fail(EINVAL, "bind: file is private "
+					 "memory, so it cannot also have "
+					 "private_file beside it");
+		*s = (struct sides){ NULL, 0, file, a->offset };
+	}
+	if (!s->shared && !s->private)
+		return gmem_fail(EINVAL, "gmem_bind: NULL argument (no file)");
+	if (s->private && !s->private->private)
+		return gmem_fail(EINVAL, "bind: private_file must be a "
+				 "guest_memfd made with GMEM_FILE_PRIVATE");
+	return 0;
+}
+
+/* One side's range, alignment and owner. */
+static int check_side(const struct gmem_vm *vm, const struct gmem_file *f,
+		      uint64_t off, const struct gmem_bind_args *a,
+		      const char *what)
+{
+	int ret = gmem_file_check_range(f, off, a->length, what);
+
+	if (ret < 0)
+		return ret;
+	/* Aligned to the backend page, so KVM can map huge pages whole. */
+	if (!gmem_aligned(a->gpa, f->page_size))
+		return gmem_fail(EINVAL, "%s: guest address 0x%llx is not a "
+				 "multiple of the %s page size 0x%llx", what,
+				 (unsigned long long)a->gpa, f->ops->name,
+				 (unsigned long long)f->page_size);
+	if (f->owner && f->owner != vm)
+		return gmem_fail(EXDEV, "%s: this guest_memfd file belongs to "
+				 "another VM; KVM binds guest_memfd only to the "
+				 "VM that created it", what);
+	return f->ops->check_bind(f, off, a->length, a->gpa);
+}
+
+static int check_bind_args(const struct gmem_vm *vm, const struct sides *s,
 			   const struct gmem_bind_args *a)
 {
 	int ret;
@@ -19,23 +73,26 @@ static int check_bind_args(const struct gmem_vm *vm, const struct gmem_file *f,
 					 "be zero");
 	if (a->flags)
 		return gmem_fail(EINVAL, "bind: unknown flags 0x%x", a->flags);
-	ret = gmem_file_check_range(f, a->offset, a->length, "bind");
-	if (ret < 0)
-		return ret;
-	/* Aligned to the backend page, so KVM can map huge pages whole. */
-	if (!gmem_aligned(a->gpa, f->page_size))
-		return gmem_fail(EINVAL, "bind: guest address 0x%llx is not a "
-				 "multiple of the %s page size 0x%llx",
-				 (unsigned long long)a->gpa, f->ops->name,
-				 (unsigned long long)f->page_size);
+	if (s->shared) {
+		ret = check_side(vm, s->shared, s->shared_off, a, "bind");
+		if (ret < 0)
+			return ret;
+	}
+	if (s->private) {
+		if (!vm->has_private)
+			return gmem_fail(EOPNOTSUPP, "bind: this VM (type %s) "
+					 "has no private memory, so a memslot "
+					 "cannot have a private side",
+					 gmem_vm_type_name(vm->type));
+		ret = check_side(vm, s->private, s->private_off, a,
+				 "bind (private side)");
+		if (ret < 0)
+			return ret;
+	}
 	if (a->gpa + a->length < a->gpa)
 		return gmem_fail(EOVERFLOW, "bind: guest range 0x%llx+0x%llx "
 				 "wraps around", (unsigned long long)a->gpa,
 				 (unsigned long long)a->length);
-	if (f->owner && f->owner != vm)
-		return gmem_fail(EXDEV, "bind: this guest_memfd file belongs to "
-				 "another VM; KVM binds guest_memfd only to the "
-				 "VM that created it");
 	if (a->slot != GMEM_SLOT_ANY &&
 	    (a->slot < 0 || (unsigned int)a->slot < vm->slot_first ||
 	     (unsigned int)a->slot - vm->slot_first >= vm->slot_count))
@@ -43,7 +100,7 @@ static int check_bind_args(const struct gmem_vm *vm, const struct gmem_file *f,
 				 "%u..%u given to the library", a->slot,
 				 vm->slot_first,
 				 vm->slot_first + vm->slot_count - 1);
-	return f->ops->check_bind(f, a->offset, a->length, a->gpa);
+	return 0;
 }
 
 static bool slot_used(const struct gmem_vm *vm, uint32_t slot)
@@ -54,24 +111,45 @@ static bool slot_used(const struct gmem_vm *vm, uint32_t slot)
 	return false;
 }
 
+/* The guest_memfd KVM sees in a memslot, and where in it (NULL: none). */
+static const struct gmem_file *kvm_gmem(const struct gmem_file *shared,
+					uint64_t shared_off,
+					const struct gmem_file *private,
+					uint64_t private_off, uint64_t *off)
+{
+	if (private) {
+		*off = private_off;
+		return private;
+	}
+	*off = shared_off;
+	return shared && shared->owner ? shared : NULL;
+}
+
 /* Under vm->lock: pick or check the slot, and reject overlaps. */
-static int place(struct gmem_vm *vm, const struct gmem_file *f,
+static int place(struct gmem_vm *vm, const struct sides *s,
 		 const struct gmem_bind_args *a, uint32_t *slot)
 {
+	uint64_t goff, boff;
+	const struct gmem_file *g = kvm_gmem(s->shared, s->shared_off,
+					     s->private, s->private_off, &goff);
+
 	for (const struct gmem_binding *b = vm->bindings; b; b = b->next) {
+		const struct gmem_file *bg = kvm_gmem(b->file, b->offset,
+						      b->private_file,
+						      b->private_offset, &boff);
+
 		/*
 		 * KVM binds each byte of a guest_memfd to one memslot at most
 		 * (its VM is the only one it can be bound in, so looking in
 		 * this VM finds every binding of the file).
 		 */
-		if (f->owner && b->file == f &&
-		    a->offset < b->offset + b->length &&
-		    b->offset < a->offset + a->length)
+		if (g && g == bg && goff < boff + b->length &&
+		    boff < goff + a->length)
 			return gmem_fail(EEXIST, "bind: guest_memfd range "
 					 "0x%llx+0x%llx is already bound at slot "
 					 "%u; KVM maps each byte of a guest_memfd "
 					 "through one memslot only",
-					 (unsigned long long)a->offset,
+					 (unsigned long long)goff,
 					 (unsigned long long)a->length, b->slot);
 		if (a->gpa < b->gpa + b->length && b->gpa < a->gpa + a->length)
 			return gmem_fail(EEXIST, "bind: guest range "
@@ -89,10 +167,10 @@ static int place(struct gmem_vm *vm, const struct gmem_file *f,
 		*slot = (uint32_t)a->slot;
 		return 0;
 	}
-	for (uint32_t s = vm->slot_first; s - vm->slot_first < vm->slot_count;
-	     s++) {
-		if (!slot_used(vm, s)) {
-			*slot = s;
+	for (uint32_t n = vm->slot_first; n - vm->slot_first < vm->slot_count;
+	     n++) {
+		if (!slot_used(vm, n)) {
+			*slot = n;
 			return 0;
 		}
 	}
@@ -100,14 +178,25 @@ static int place(struct gmem_vm *vm, const struct gmem_file *f,
 			 "are in use", vm->slot_count);
 }
 
-/* What KVM is told about binding b. */
+/*
+ * What KVM is told about binding b.  One side: that file's own way.  Two
+ * sides: the shared side by its mapping (userspace_addr) and the private
+ * side as the memslot's guest_memfd.
+ */
 static void binding_memslot(const struct gmem_binding *b,
 			    struct gmem_kvm_userspace_memory_region2 *r)
 {
 	*r = (struct gmem_kvm_userspace_memory_region2){ .slot = b->slot };
 	r->guest_phys_addr = b->gpa;
 	r->memory_size = b->length;
-	b->file->ops->fill_memslot(b->file, b->offset, r);
+	if (!b->private_file) {
+		b->file->ops->fill_memslot(b->file, b->offset, r);
+		return;
+	}
+	if (b->file)
+		r->userspace_addr = (uintptr_t)b->file->map + b->offset;
+	b->private_file->ops->fill_memslot(b->private_file, b->private_offset,
+					   r);
 }
 
 static void insert_sorted(struct gmem_vm *vm, struct gmem_binding *nb)
@@ -126,20 +215,30 @@ GMEM_API int gmem_bind(struct gmem_vm *vm, struct gmem_file *file,
 {
 	struct gmem_kvm_userspace_memory_region2 r;
 	struct gmem_binding *b;
+	struct sides s;
 	int ret;
 
 	gmem_error_clear();
-	if (!vm || !file || !args || !out)
+	if (!vm || !args || !out)
 		return gmem_fail(EINVAL, "gmem_bind: NULL argument");
-	ret = check_bind_args(vm, file, args);
+	ret = pick_sides(file, args, &s);
 	if (ret < 0)
 		return ret;
+	ret = check_bind_args(vm, &s, args);
+	if (ret < 0)
+		return ret;
+	/* The shared side of a two-sided slot is reached by its mapping. */
+	if (s.shared && s.private && !s.shared->map)
+		return gmem_fail(EINVAL, "bind: the shared side has no "
+				 "mapping for KVM to reach it by");
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return gmem_fail(ENOMEM, "out of memory for a binding");
 	b->vm = vm;
-	b->file = file;
-	b->offset = args->offset;
+	b->file = s.shared;
+	b->offset = s.shared_off;
+	b->private_file = s.private;
+	b->private_offset = s.private_off;
 	b->length = args->length;
 	b->gpa = args->gpa;
 
@@ -148,7 +247,7 @@ GMEM_API int gmem_bind(struct gmem_vm *vm, struct gmem_file *file,
 		ret = gmem_fail(ESHUTDOWN, "bind: the VM is closed");
 		goto unlock;
 	}
-	ret = place(vm, file, args, &b->slot);
+	ret = place(vm, &s, args, &b->slot);
 	if (ret < 0)
 		goto unlock;
 	binding_memslot(b, &r);
@@ -158,8 +257,14 @@ GMEM_API int gmem_bind(struct gmem_vm *vm, struct gmem_file *file,
 	b->attached = true;
 	insert_sorted(vm, b);
 	gmem_vm_get(vm);
-	gmem_file_get(file);
-	__atomic_add_fetch(&file->bindings, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 2; i++) {
+		struct gmem_file *f = i ? b->private_file : b->file;
+
+		if (f) {
+			gmem_file_get(f);
+			__atomic_add_fetch(&f->bindings, 1, __ATOMIC_RELAXED);
+		}
+	}
 	pthread_mutex_unlock(&vm->lock);
 	*out = b;
 	return 0;
@@ -170,7 +275,7 @@ unlock:
 	return ret;
 }
 
-int gmem_binding_detach(struct gmem_binding *b, struct gmem_file **file_out)
+int gmem_binding_detach(struct gmem_binding *b, struct gmem_file *files_out[2])
 {
 	struct gmem_kvm_userspace_memory_region2 r = { .slot = b->slot };
 	struct gmem_vm *vm = b->vm;
@@ -186,16 +291,52 @@ int gmem_binding_detach(struct gmem_binding *b, struct gmem_file **file_out)
 	*pp = b->next;
 	b->next = NULL;
 	b->attached = false;
-	__atomic_sub_fetch(&b->file->bindings, 1, __ATOMIC_RELAXED);
-	*file_out = b->file;
-	/* gmem_unbind() sees NULL: the file went back with the memslot. */
-	b->file = NULL;
+	files_out[0] = b->file;
+	files_out[1] = b->private_file;
+	for (int i = 0; i < 2; i++)
+		if (files_out[i])
+			__atomic_sub_fetch(&files_out[i]->bindings, 1,
+					   __ATOMIC_RELAXED);
+	/* gmem_unbind() sees NULL: the files went back with the memslot. */
+	b->file = b->private_file = NULL;
 	return 0;
+}
+
+struct gmem_binding *gmem_binding_covering(struct gmem_vm *vm, uint64_t gpa,
+					   uint64_t len, int *err)
+{
+	for (struct gmem_binding *b = vm->bindings; b; b = b->next) {
+		if (gpa >= b->gpa + b->length)
+			continue;
+		if (gpa < b->gpa)
+			break;
+		if (gpa + len <= b->gpa + b->length)
+			return b;
+		if (b->next && b->next->gpa == b->gpa + b->length)
+			*err = gmem_fail(ERANGE, "guest range 0x%llx+0x%llx "
+					 "crosses from slot %u into slot %u; "
+					 "one call covers one binding",
+					 (unsigned long long)gpa,
+					 (unsigned long long)len, b->slot,
+					 b->next->slot);
+		else
+			*err = gmem_fail(ERANGE, "guest range 0x%llx+0x%llx "
+					 "runs past the end of slot %u at "
+					 "0x%llx into memory nothing is bound "
+					 "to", (unsigned long long)gpa,
+					 (unsigned long long)len, b->slot,
+					 (unsigned long long)(b->gpa +
+							      b->length));
+		return NULL;
+	}
+	*err = gmem_fail(ENOENT, "guest address 0x%llx is not bound to any "
+			 "memory of this VM", (unsigned long long)gpa);
+	return NULL;
 }
 
 GMEM_API int gmem_unbind(struct gmem_binding *b)
 {
-	struct gmem_file *file = NULL;
+	struct gmem_file *files[2] = { NULL, NULL };
 	struct gmem_vm *vm;
 	int ret = 0;
 
@@ -205,13 +346,14 @@ GMEM_API int gmem_unbind(struct gmem_binding *b)
 	vm = b->vm;
 	pthread_mutex_lock(&vm->lock);
 	if (b->attached)
-		ret = gmem_binding_detach(b, &file);
+		ret = gmem_binding_detach(b, files);
 	pthread_mutex_unlock(&vm->lock);
 	if (ret < 0)
 		return ret;
 	/* After unlocking: the last reference takes the registry lock. */
-	if (file)
-		gmem_file_put(file);
+	for (int i = 0; i < 2; i++)
+		if (files[i])
+			gmem_file_put(files[i]);
 	gmem_vm_put(vm);
 	free(b);
 	return 0;

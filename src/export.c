@@ -72,6 +72,8 @@ static void write_snapshot(FILE *out, uint64_t generation)
 	if (s.total.touched_bytes != GMEM_STATS_UNKNOWN)
 		line_kb(out, "GmemTouched", s.total.touched_bytes);
 	line_kb(out, "GmemDiscarded", s.total.discarded_bytes);
+	line_kb(out, "GmemShared", s.total.shared_bytes);
+	line_kb(out, "GmemPrivate", s.total.private_bytes);
 	line_n(out, "GmemHugePages", s.total.hugepages);
 	for (int b = 1; b < GMEM_BACKEND_COUNT; b++)
 		line_kb(out, backend_keys[b], s.backend[b].resident_bytes);

@@ -160,6 +160,19 @@ int gmem_extents_reserve_for(struct gmem_extents *x, uint64_t start,
 	return reserve(x, k + 2);
 }
 
+bool gmem_extents_find(const struct gmem_extents *x, uint64_t pos,
+		       uint64_t *until)
+{
+	size_t i = first_after(x, pos);
+
+	if (i < x->nr && x->v[i].start <= pos) {
+		*until = x->v[i].end;
+		return true;
+	}
+	*until = i < x->nr ? x->v[i].start : UINT64_MAX;
+	return false;
+}
+
 uint64_t gmem_extents_covered(const struct gmem_extents *x, uint64_t start,
 			      uint64_t end)
 {

@@ -85,6 +85,9 @@ int gmem_extents_remove(struct gmem_extents *x, uint64_t start, uint64_t end,
 /* Make room so that adding or removing [start, end) cannot fail. */
 int gmem_extents_reserve_for(struct gmem_extents *x, uint64_t start,
 			      uint64_t end);
+/* Is pos in the set?  *until: where that stops being so (or UINT64_MAX). */
+bool gmem_extents_find(const struct gmem_extents *x, uint64_t pos,
+		       uint64_t *until);
 /* Bytes of [start, end) in the set. */
 uint64_t gmem_extents_covered(const struct gmem_extents *x, uint64_t start,
 			      uint64_t end);
@@ -212,15 +215,21 @@ bool gmem_numa_stored_in_file(int fd, void *map, uint64_t page_size);
 /* ---- objects ---- */
 
 struct gmem_vm {
-	pthread_mutex_t lock;		/* bindings, closed, memslots */
+	pthread_mutex_t lock;		/* bindings, closed, memslots, attributes */
 	int refs;			/* atomic: user + bindings + gmem files */
 	int fd;
 	bool owns_fd;
 	bool closed;			/* gmem_vm_close() was called */
 	bool has_memory2;		/* KVM_SET_USER_MEMORY_REGION2 works */
+	bool has_private;		/* memory attributes offer PRIVATE */
+	uint32_t type;			/* enum gmem_vm_type */
 	unsigned int slot_first;
 	unsigned int slot_count;
 	struct gmem_binding *bindings;	/* sorted by gpa */
+	/* Guest ranges KVM has as private (it has no query): convert.c. */
+	struct gmem_extents private_map;
+	gmem_conversion_fn convert_fn;	/* NULL: gmem_convert */
+	void *convert_opaque;
 	uint32_t id;			/* for stats: GmemVm<id> */
 	struct gmem_vm *reg_next;	/* registry.c */
 };
@@ -235,6 +244,7 @@ struct gmem_file {
 	size_t map_len;			/* what to munmap at map */
 	bool host_visible;		/* gmem_file_host_addr() returns map */
 	bool thp;			/* memfd on transparent huge pages */
+	bool private;			/* a VM's private memory: never mapped */
 	struct gmem_vm *owner;		/* guest_memfd: its VM (ref held) */
 	char name[64];
 
@@ -261,10 +271,12 @@ struct gmem_file {
 
 struct gmem_binding {
 	struct gmem_vm *vm;		/* ref held until gmem_unbind() */
-	struct gmem_file *file;		/* ref held while attached */
+	struct gmem_file *file;		/* shared side, or NULL; ref held */
+	struct gmem_file *private_file;	/* private side, or NULL; ref held */
 	bool attached;			/* memslot exists; under vm->lock */
 	uint32_t slot;
-	uint64_t offset;
+	uint64_t offset;		/* of the shared side */
+	uint64_t private_offset;
 	uint64_t length;
 	uint64_t gpa;
 	struct gmem_binding *next;	/* vm->bindings, under vm->lock */
@@ -273,6 +285,11 @@ struct gmem_binding {
 /* vm.c */
 void gmem_vm_get(struct gmem_vm *vm);
 void gmem_vm_put(struct gmem_vm *vm);
+/* KVM_CREATE_VM of this type: the VM fd, or -errno with the reason. */
+int gmem_kvm_create_vm(uint32_t type);
+/* KVM_CHECK_EXTENSION on vm; -errno with a reason naming cap on failure. */
+int gmem_vm_check_cap(struct gmem_vm *vm, long cap, const char *name,
+		      uint64_t *out);
 /* Take a reference unless the last one is already gone (registry scans). */
 bool gmem_vm_tryget(struct gmem_vm *vm);
 bool gmem_vm_is_closed(struct gmem_vm *vm);
@@ -283,10 +300,15 @@ int gmem_vm_set_memslot(struct gmem_vm *vm,
 /* bind.c */
 /*
  * The one way a binding leaves KVM: delete its memslot, unlink it, give
- * its file back.  Under vm->lock; on failure nothing changed.  The file
- * reference moves to *file_out, to be put after vm->lock is dropped.
+ * its files back.  Under vm->lock; on failure nothing changed.  The file
+ * references move to files_out[0..1] (NULL where none), to be put after
+ * vm->lock is dropped.
  */
-int gmem_binding_detach(struct gmem_binding *b, struct gmem_file **file_out);
+int gmem_binding_detach(struct gmem_binding *b, struct gmem_file *files_out[2]);
+/* Under vm->lock: the binding covering all of [gpa, gpa + len), or NULL
+ * with the reason (unbound, partly bound, across two bindings). */
+struct gmem_binding *gmem_binding_covering(struct gmem_vm *vm, uint64_t gpa,
+					   uint64_t len, int *err);
 
 /* file.c */
 void gmem_file_get(struct gmem_file *f);

@@ -14,6 +14,7 @@
 
 /* Capabilities (KVM_CHECK_EXTENSION). */
 #define GMEM_KVM_CAP_NR_MEMSLOTS	10
+#define GMEM_KVM_CAP_EXIT_HYPERCALL	201
 #define GMEM_KVM_CAP_USER_MEMORY2	231
 #define GMEM_KVM_CAP_MEMORY_FAULT_INFO	232
 #define GMEM_KVM_CAP_MEMORY_ATTRIBUTES	233
@@ -55,6 +56,42 @@ struct gmem_kvm_memory_attributes {
 	uint64_t attributes;
 	uint64_t flags;
 };
+_Static_assert(sizeof(struct gmem_kvm_memory_attributes) == 32,
+	       "kvm_memory_attributes layout");
+
+/*
+ * The parts of struct kvm_run the library reads: the exit reason, and the
+ * exit union from byte 32 for a memory fault or a hypercall.
+ */
+#define GMEM_KVM_RUN_EXIT_REASON_OFFSET	8
+#define GMEM_KVM_RUN_EXIT_UNION_OFFSET	32
+
+struct gmem_kvm_exit_memory_fault {
+	uint64_t flags;			/* GMEM_KVM_MEMORY_EXIT_FLAG_* */
+	uint64_t gpa;
+	uint64_t size;
+};
+
+struct gmem_kvm_exit_hypercall {
+	uint64_t nr;
+	uint64_t args[6];
+	uint64_t ret;			/* written by userspace */
+	uint64_t flags;
+};
+
+#define GMEM_KVM_EXIT_HYPERCALL		3
+#define GMEM_KVM_MEMORY_EXIT_FLAG_PRIVATE	(1ULL << 3)
+/* KVM_HC_MAP_GPA_RANGE: args gpa, pages, attributes (below). */
+#define GMEM_KVM_HC_MAP_GPA_RANGE	12
+#define GMEM_KVM_MAP_GPA_RANGE_PAGE_SZ_MASK	0xfULL	/* 0 4K, 1 2M, 2 1G */
+#define GMEM_KVM_MAP_GPA_RANGE_ENCRYPTED	(1ULL << 4)
+
+/* x86 VM types for KVM_CREATE_VM. */
+#define GMEM_KVM_X86_SW_PROTECTED_VM	1
+#define GMEM_KVM_X86_SEV_VM		2
+#define GMEM_KVM_X86_SEV_ES_VM		3
+#define GMEM_KVM_X86_SNP_VM		4
+#define GMEM_KVM_X86_TDX_VM		5
 
 #define GMEM_KVM_MEMORY_ATTRIBUTE_PRIVATE	(1ULL << 3)
 

@@ -102,6 +102,56 @@ static void probe_kvm(struct gmem_host *h)
 	close(sys_fd);
 }
 
+/* A VM's answers, for a type's capabilities. */
+static void fill_vm_caps(int vm_fd, uint32_t type, struct gmem_vm_caps *c)
+{
+	long r;
+
+	memset(c, 0, sizeof(*c));
+	c->type = type;
+	c->supported = 1;
+#define CAP(cap) ((r = ioctl(vm_fd, KVM_CHECK_EXTENSION, cap)) > 0 ? r : 0)
+	c->memory_attributes = (uint64_t)CAP(GMEM_KVM_CAP_MEMORY_ATTRIBUTES);
+	c->guest_memfd_flags = (uint64_t)CAP(GMEM_KVM_CAP_GUEST_MEMFD_FLAGS);
+	c->guest_memfd = (uint32_t)CAP(GMEM_KVM_CAP_GUEST_MEMFD);
+	c->pre_fault_memory = (uint32_t)CAP(GMEM_KVM_CAP_PRE_FAULT_MEMORY);
+	c->memory_fault_info = (uint32_t)CAP(GMEM_KVM_CAP_MEMORY_FAULT_INFO);
+	c->exit_hypercalls = (uint64_t)CAP(GMEM_KVM_CAP_EXIT_HYPERCALL);
+#undef CAP
+}
+
+GMEM_API int gmem_probe_vm_type(uint32_t type, struct gmem_vm_caps *out)
+{
+	int vm_fd;
+
+	gmem_error_clear();
+	if (!out)
+		return gmem_fail(EINVAL, "gmem_probe_vm_type: out is NULL");
+	if (type >= GMEM_VM_TYPE_COUNT)
+		return gmem_fail(EINVAL, "gmem_probe_vm_type: unknown VM type "
+				 "%u", type);
+	vm_fd = gmem_kvm_create_vm(type);
+	if (vm_fd < 0) {
+		/* A type this kernel lacks is data, not an error. */
+		memset(out, 0, sizeof(*out));
+		out->type = type;
+		gmem_error_clear();
+		return vm_fd == -EOPNOTSUPP ? 0 : vm_fd;
+	}
+	fill_vm_caps(vm_fd, type, out);
+	close(vm_fd);
+	return 0;
+}
+
+GMEM_API int gmem_vm_get_caps(struct gmem_vm *vm, struct gmem_vm_caps *out)
+{
+	gmem_error_clear();
+	if (!vm || !out)
+		return gmem_fail(EINVAL, "gmem_vm_get_caps: NULL argument");
+	fill_vm_caps(vm->fd, vm->type, out);
+	return 0;
+}
+
 static void probe_memfd(struct gmem_host *h)
 {
 	int fd = memfd_create("gmem-probe", MFD_CLOEXEC);

@@ -66,7 +66,7 @@ void gmem_registry_remove_vm(struct gmem_vm *vm)
 static bool bound_in(struct gmem_vm *vm, const struct gmem_file *f)
 {
 	for (struct gmem_binding *b = vm->bindings; b; b = b->next)
-		if (b->file == f)
+		if (b->file == f || b->private_file == f)
 			return true;
 	return false;
 }

@@ -30,6 +30,8 @@ void gmem_stats_add(struct gmem_file_stats *sum,
 	for (int n = 0; n < GMEM_MAX_NUMA_NODES; n++)
 		sum->node_bytes[n] += st->node_bytes[n];
 	sum->unknown_node_bytes += st->unknown_node_bytes;
+	sum->shared_bytes += st->shared_bytes;
+	sum->private_bytes += st->private_bytes;
 }
 
 /* Sum the figures of the gathered files and let them go. */

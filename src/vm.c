@@ -20,10 +20,20 @@ static int vm_nr_memslots(int vm_fd)
 	return n > 0 ? n : KVM_FALLBACK_MEMSLOTS;
 }
 
-static int vm_alloc(int fd, bool owns_fd, unsigned int first,
+static const char *const type_names[GMEM_VM_TYPE_COUNT] = {
+	"default", "sw_protected", "sev", "sev_es", "snp", "tdx",
+};
+
+GMEM_API const char *gmem_vm_type_name(uint32_t type)
+{
+	return type < GMEM_VM_TYPE_COUNT ? type_names[type] : "unknown";
+}
+
+static int vm_alloc(int fd, bool owns_fd, uint32_t type, unsigned int first,
 		    unsigned int count, struct gmem_vm **out)
 {
 	struct gmem_vm *vm = calloc(1, sizeof(*vm));
+	int attrs;
 
 	if (!vm)
 		return gmem_fail(ENOMEM, "out of memory for a VM handle");
@@ -31,34 +41,74 @@ static int vm_alloc(int fd, bool owns_fd, unsigned int first,
 	vm->refs = 1;
 	vm->fd = fd;
 	vm->owns_fd = owns_fd;
+	vm->type = type;
 	vm->slot_first = first;
 	vm->slot_count = count;
 	vm->has_memory2 =
 		ioctl(fd, KVM_CHECK_EXTENSION, GMEM_KVM_CAP_USER_MEMORY2) > 0;
+	attrs = ioctl(fd, KVM_CHECK_EXTENSION, GMEM_KVM_CAP_MEMORY_ATTRIBUTES);
+	vm->has_private = attrs > 0 &&
+			  (attrs & GMEM_KVM_MEMORY_ATTRIBUTE_PRIVATE);
 	gmem_registry_add_vm(vm);
 	*out = vm;
 	return 0;
 }
 
-GMEM_API int gmem_vm_create(struct gmem_vm **out)
+/* KVM_CREATE_VM of type; the fd or -errno with the reason. */
+int gmem_kvm_create_vm(uint32_t type)
 {
-	int kvm_fd, vm_fd, err, ret;
+	int kvm_fd, vm_fd, err;
+
+	kvm_fd = gmem_open_kvm();
+	if (kvm_fd < 0)
+		return kvm_fd;
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, (unsigned long)type);
+	err = errno;
+	close(kvm_fd);
+	if (vm_fd >= 0)
+		return vm_fd;
+	if (err == EINVAL && type != GMEM_VM_TYPE_DEFAULT)
+		return gmem_fail(EOPNOTSUPP, "KVM_CREATE_VM: this kernel has no "
+				 "VMs of type %u (%s); gmemctl probe lists the "
+				 "types it has", type, gmem_vm_type_name(type));
+	return gmem_fail(err, "KVM_CREATE_VM (type %u): %s", type,
+			 strerror(err));
+}
+
+GMEM_API int gmem_vm_create_type(uint32_t type, struct gmem_vm **out)
+{
+	int vm_fd, ret;
 
 	gmem_error_clear();
 	if (!out)
 		return gmem_fail(EINVAL, "gmem_vm_create: out is NULL");
-	kvm_fd = gmem_open_kvm();
-	if (kvm_fd < 0)
-		return kvm_fd;
-	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, GMEM_KVM_X86_DEFAULT_VM);
-	err = errno;
-	close(kvm_fd);
+	if (type >= GMEM_VM_TYPE_COUNT)
+		return gmem_fail(EINVAL, "gmem_vm_create: unknown VM type %u",
+				 type);
+	vm_fd = gmem_kvm_create_vm(type);
 	if (vm_fd < 0)
-		return gmem_fail(err, "KVM_CREATE_VM: %s", strerror(err));
-	ret = vm_alloc(vm_fd, true, 0, vm_nr_memslots(vm_fd), out);
+		return vm_fd;
+	ret = vm_alloc(vm_fd, true, type, 0, vm_nr_memslots(vm_fd), out);
 	if (ret < 0)
 		close(vm_fd);
 	return ret;
+}
+
+GMEM_API int gmem_vm_create(struct gmem_vm **out)
+{
+	return gmem_vm_create_type(GMEM_VM_TYPE_DEFAULT, out);
+}
+
+int gmem_vm_check_cap(struct gmem_vm *vm, long cap, const char *name,
+		      uint64_t *out)
+{
+	int r = ioctl(vm->fd, KVM_CHECK_EXTENSION, cap);
+
+	if (r < 0)
+		return gmem_fail(errno, "KVM_CHECK_EXTENSION(%s): %s", name,
+				 strerror(errno));
+	*out = (uint64_t)r;
+	return 0;
 }
 
 /*
@@ -95,7 +145,9 @@ GMEM_API int gmem_vm_open(int vm_fd, unsigned int slot_first,
 				 "gmem_vm_open: slots %u..%u are outside the "
 				 "VM's %d memslots", slot_first,
 				 slot_first + slot_count - 1, nr);
-	return vm_alloc(vm_fd, false, slot_first, slot_count, out);
+	/* The type is not asked of KVM: what it offers is what counts. */
+	return vm_alloc(vm_fd, false, GMEM_VM_TYPE_DEFAULT, slot_first,
+			slot_count, out);
 }
 
 GMEM_API int gmem_vm_fd(const struct gmem_vm *vm)
@@ -128,6 +180,7 @@ void gmem_vm_put(struct gmem_vm *vm)
 	if (__atomic_sub_fetch(&vm->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	gmem_registry_remove_vm(vm);
+	gmem_extents_free(&vm->private_map);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
 }
@@ -188,7 +241,7 @@ GMEM_API int gmem_vm_close(struct gmem_vm *vm)
 	for (b = vm->bindings; b; b = b->next)
 		n++;
 	/* Before anything changes, so running out of memory changes nothing. */
-	files = calloc(n ? n : 1, sizeof(*files));
+	files = calloc(2 * n + 1, sizeof(*files));
 	if (!files) {
 		pthread_mutex_unlock(&vm->lock);
 		return gmem_fail(ENOMEM, "gmem_vm_close: out of memory");
@@ -210,7 +263,7 @@ GMEM_API int gmem_vm_close(struct gmem_vm *vm)
 			pp = &b->next;
 			continue;
 		}
-		n++;
+		n += 2;
 	}
 	if (!ret && vm->owns_fd) {
 		close(vm->fd);
@@ -222,7 +275,8 @@ GMEM_API int gmem_vm_close(struct gmem_vm *vm)
 	 * registry lock, and the lock order is registry, then VM.
 	 */
 	for (size_t i = 0; i < n; i++)
-		gmem_file_put(files[i]);
+		if (files[i])
+			gmem_file_put(files[i]);
 	free(files);
 	if (ret < 0)
 		return ret;
