@@ -146,6 +146,12 @@ $(BUILD)/tests/test_faults: $(BUILD)/tests/test_faults.o $(TEST_HELPER_OBJ) $(RU
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A) \
 		$(foreach w,$(FAULT_WRAPS),-Wl,--wrap=$(w)) $(LDLIBS)
 
+# test_private splits one conversion by hand (--wrap=ioctl).
+$(BUILD)/tests/test_private: $(BUILD)/tests/test_private.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A) \
+		-Wl,--wrap=ioctl $(LDLIBS)
+
 check: all
 	sh tests/run-tests.sh $(BUILD)
 

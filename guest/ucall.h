@@ -65,6 +65,8 @@ enum guest_memcmd_op {
 	MEMCMD_FILL_PAGES,	/* gpa, len, seed, base */
 	MEMCMD_CHECK_PAGES,	/* gpa, len, seed, base: bad offset or ~0 */
 	MEMCMD_CHECK_ZERO_PAGES,	/* gpa, len, base: bad offset or ~0 */
+	/* KVM_HC_MAP_GPA_RANGE: gpa, len, private?: the hypercall's result */
+	MEMCMD_MAP_GPA_RANGE,
 };
 
 #define GUEST_CHECK_OK (~0ULL)

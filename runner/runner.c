@@ -52,6 +52,7 @@ struct memory_fault_exit {
 	uint64_t size;
 };
 #define EXIT_MEMORY_FAULT 39
+#define EXIT_HYPERCALL 3
 
 static int fail(struct guest *g, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -258,7 +259,7 @@ int guest_create(struct guest *g, const struct guest_config *cfg)
 	if (cfg->vm) {
 		g->vm = cfg->vm;
 	} else {
-		ret = gmem_vm_create(&g->vm);
+		ret = gmem_vm_create_type(cfg->vm_type, &g->vm);
 		if (ret < 0)
 			goto lib_error_vm;
 		g->owns_vm = true;
@@ -375,8 +376,22 @@ int guest_run(struct guest *g, struct guest_ucall *uc)
 		gpa_to_host(g, GUEST_MAILBOX_GPA);
 
 	for (;;) {
-		if (ioctl(g->vcpu_fd, KVM_RUN, 0) < 0) {
-			int err = errno;
+		int result = ioctl(g->vcpu_fd, KVM_RUN, 0) < 0 ? -errno : 0;
+
+		if (g->handle_conversions) {
+			int handled = gmem_vcpu_handle_exit(g->vm, run, result);
+
+			if (handled < 0)
+				return fail(g, -handled, "guest %s: a conversion "
+					    "it asked for failed: %s", g->image,
+					    gmem_last_error());
+			if (handled) {
+				g->conversion_exits++;
+				continue;
+			}
+		}
+		if (result < 0) {
+			int err = -result;
 
 			if (err == EINTR || err == EAGAIN)
 				continue;
@@ -433,6 +448,10 @@ int guest_run(struct guest *g, struct guest_ucall *uc)
 			return fail(g, EFAULT, "guest %s: triple fault near "
 				    "rip 0x%llx", g->image,
 				    (unsigned long long)guest_rip(g));
+		case EXIT_HYPERCALL:
+			return fail(g, EPROTO, "guest %s: hypercall %llu exit not "
+				    "handled", g->image,
+				    (unsigned long long)run->hypercall.nr);
 		case KVM_EXIT_FAIL_ENTRY:
 			return fail(g, EIO, "guest %s: VM entry failed, "
 				    "reason 0x%llx", g->image,
@@ -537,6 +556,17 @@ uint64_t guest_host_check_pages(const void *p, uint64_t len, uint64_t seed,
 			return at;
 	}
 	return GUEST_CHECK_OK;
+}
+
+void guest_host_fill_pages(void *p, uint64_t len, uint64_t seed,
+			   uint64_t base)
+{
+	for (uint64_t off = 0; off < len; off += GUEST_PAGE_SIZE) {
+		uint64_t word = guest_page_word(base + off);
+
+		*(volatile uint64_t *)((uint8_t *)p + off + word * 8) =
+			guest_pattern(seed, (base + off) / 8 + word);
+	}
 }
 
 static int expect(struct guest *g, const struct guest_ucall *uc, uint64_t cmd)

@@ -19,6 +19,7 @@ struct guest_config {
 	uint64_t map_gib;	/* identity-mapped span in GiB; 0 = 4 */
 	uint64_t page_size;	/* hugetlb page size, or 0 */
 	struct gmem_vm *vm;	/* use this VM; NULL = create one */
+	uint32_t vm_type;	/* enum gmem_vm_type of the VM made here */
 	/*
 	 * NUMA policy for all of RAM, set before anything is written.  If
 	 * the file cannot hold it, the calling thread, which runs the vCPU
@@ -51,6 +52,12 @@ struct guest {
 	 */
 	bool unbacked_reads_ones;
 	uint64_t mmio_exits;
+	/*
+	 * Hand memory faults and MAP_GPA_RANGE hypercalls to libgmem
+	 * (gmem_vcpu_handle_exit), as a VMM with private memory does.
+	 */
+	bool handle_conversions;
+	uint64_t conversion_exits;
 	bool thread_policy;	/* this thread took the RAM's NUMA policy */
 	int saved_mode;		/* ...and this was its own, to give back */
 	unsigned long saved_nodes[16];
@@ -83,6 +90,9 @@ int guest_kvm_stat(struct guest *g, const char *name, uint64_t *value);
  */
 uint64_t guest_host_check_pages(const void *p, uint64_t len, uint64_t seed,
 				uint64_t base, bool zero);
+/* The host's side of MEMCMD_FILL_PAGES: the same words, written here. */
+void guest_host_fill_pages(void *p, uint64_t len, uint64_t seed,
+			   uint64_t base);
 
 /* The memcmd program: load it and run to its first request. */
 int guest_memcmd_start(struct guest *g);

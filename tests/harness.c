@@ -113,6 +113,36 @@ bool t_need_guest_memfd_mmap(void)
 	return true;
 }
 
+bool t_need_private(void)
+{
+	const char *features = getenv("GMEM_VM_FEATURES");
+	struct gmem_vm_caps c;
+	char line[512];
+	FILE *f;
+
+	if (!t_need_kvm())
+		return false;
+	if (gmem_probe_vm_type(GMEM_VM_TYPE_SW_PROTECTED, &c) == 0 &&
+	    (c.memory_attributes & GMEM_MEMORY_ATTRIBUTE_PRIVATE))
+		return true;
+	if (!features) {
+		t_skip("this kernel has no VM type with private memory "
+		       "(tests/vm's emulated machine has)");
+		return false;
+	}
+	/* The emulated machine promised it: say why it is not there. */
+	snprintf(line, sizeof(line), "(no private= line in %s)", features);
+	f = fopen(features, "re");
+	while (f && fgets(line, sizeof(line), f) && strncmp(line, "private=", 8))
+		;
+	if (f)
+		fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	t_fail(__FILE__, __LINE__, "the emulated machine has no private "
+	       "memory: %s", line);
+	return false;
+}
+
 int t_count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");

@@ -40,6 +40,12 @@ bool t_failed(void);
 bool t_need_kvm(void);
 /* Skip the case unless guest_memfd can be created and host-mapped. */
 bool t_need_guest_memfd_mmap(void);
+/*
+ * Skip the case unless KVM offers a VM type with private memory; inside
+ * the emulated machine, which is built to have it, fail with the reason
+ * it is missing instead.
+ */
+bool t_need_private(void);
 
 /* tool.c: run build/gmemctl with args (NULL-terminated); its stdout and
  * stderr land in t_out; returns its exit status. */

@@ -78,6 +78,38 @@ static uint64_t check_zero_pages(uint64_t gpa, uint64_t len, uint64_t base)
 	return GUEST_CHECK_OK;
 }
 
+/* Does the CPU say AuthenticAMD?  Then the hypercall is vmmcall. */
+static int cpu_is_amd(void)
+{
+	uint32_t a = 0, b, c, d;
+
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "=c"(c), "=d"(d));
+	return b == 0x68747541;	/* "Auth" */
+}
+
+/*
+ * Ask the host to make a range private or shared (KVM's hypercall 12:
+ * address, 4 KiB pages, attributes; bit 4 means encrypted, i.e. private).
+ */
+static uint64_t map_gpa_range(uint64_t gpa, uint64_t len, uint64_t private)
+{
+	uint64_t ret = 12, attrs = private ? 0x10 : 0;
+
+	if (cpu_is_amd())
+		__asm__ volatile("vmmcall"
+				 : "+a"(ret)
+				 : "b"(gpa), "c"(len / GUEST_PAGE_SIZE),
+				   "d"(attrs)
+				 : "memory");
+	else
+		__asm__ volatile("vmcall"
+				 : "+a"(ret)
+				 : "b"(gpa), "c"(len / GUEST_PAGE_SIZE),
+				   "d"(attrs)
+				 : "memory");
+	return ret;
+}
+
 static uint64_t touch(uint64_t gpa, uint64_t len, uint64_t stride)
 {
 	GUEST_ASSERT(stride != 0);
@@ -131,6 +163,9 @@ uint64_t guest_main(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 			break;
 		case MEMCMD_CHECK_ZERO_PAGES:
 			result = check_zero_pages(x, y, z);
+			break;
+		case MEMCMD_MAP_GPA_RANGE:
+			result = map_gpa_range(x, y, z);
 			break;
 		default:
 			GUEST_ASSERT_EQ(op, MEMCMD_EXIT);
