@@ -160,6 +160,16 @@ clean:
 
 # The main job: a guest on gmem memory, with a report.  Without /dev/kvm
 # here, it runs in an emulated machine that has KVM (tests/vm).
+# The private-memory demo runs here where the kernel has private memory
+# (gmemctl exits 77 where it has not), else in the emulated machine.
+.PHONY: demo-private
+demo-private: $(GMEMCTL)
+	@$(GMEMCTL) demo --private; rc=$$?; \
+	if [ $$rc -eq 77 ]; then \
+		echo "== no private memory here; running the demo in an emulated machine that has it (tests/vm)"; \
+		tests/vm/run-in-vm.sh $(BUILD) -- ./gmemctl demo --private; \
+	else exit $$rc; fi
+
 .PHONY: demo
 demo: $(GMEMCTL)
 	@if [ -e /dev/kvm ]; then \

@@ -22,7 +22,7 @@ log=$(mktemp)
 trap 'rm -f "$log" "$log.abi"' EXIT
 
 # Programs that also run in the emulated machine when this host has KVM.
-VM_PROGRAMS=${GMEM_VM_PROGRAMS-"test_numa"}
+VM_PROGRAMS=${GMEM_VM_PROGRAMS-"test_numa test_private"}
 
 # The test programs, filtered by GMEM_TEST_ONLY.
 programs() {

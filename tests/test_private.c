@@ -749,6 +749,19 @@ static void close_under_live_vcpu_private(void)
 	pvm_stop(&p);
 }
 
+/* gmemctl demo --private runs its guest and every check holds. */
+static void demo_private_passes(void)
+{
+	const char *args[] = { "demo", "--private", "--size", "8M", "--json",
+			       NULL };
+
+	T_SKIP_UNLESS(t_need_private());
+	CHECK(t_gmemctl(args) == 0);
+	CHECK(t_json_valid(t_out));
+	CHECK(strstr(t_out, "\"pass\": true"));
+	CHECK(strstr(t_out, "\"conversions\": 3,"));
+}
+
 static const struct t_case cases[] = {
 	T_CASE(vm_types_and_their_caps),
 	T_CASE(guest_sees_each_side_by_attribute),
@@ -763,5 +776,6 @@ static const struct t_case cases[] = {
 	T_CASE(every_close_order_private),
 	T_CASE(seed_sequences_private),
 	T_CASE(close_under_live_vcpu_private),
+	T_CASE(demo_private_passes),
 };
 T_MAIN(cases)

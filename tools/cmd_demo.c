@@ -29,6 +29,8 @@ struct demo_opts {
 	bool discard_given;
 	bool populate;
 	bool json;
+	bool private;
+	bool size_given;
 };
 
 struct demo_result {
@@ -81,6 +83,13 @@ static void usage(FILE *f)
 		"interleave\n"
 		"  --host-nodes LIST     NUMA nodes for the policy, e.g. 0-1,3\n"
 		"  --no-populate         let the guest fault memory in lazily\n"
+		"  --private             private memory instead: the guest "
+		"converts a range to\n"
+		"                        private, keeps a secret there the host "
+		"cannot see, and\n"
+		"                        converts back (needs a VM type with "
+		"private memory;\n"
+		"                        exit 77 without one; --size default 32M)\n"
 		"  --json                print the report as JSON\n");
 }
 
@@ -96,6 +105,7 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 		{ "policy", required_argument, NULL, 'm' },
 		{ "host-nodes", required_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "private", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -107,7 +117,7 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 	o->size = 256ULL << 20;
 	o->populate = true;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:s:o:l:nP:m:N:jh", opts,
+	while ((c = getopt_long(argc, argv, "b:s:o:l:nP:m:N:jph", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -119,6 +129,7 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 			if (parse_size(optarg, &o->size) < 0)
 				return usage_error("demo", "bad size '%s'",
 						   optarg);
+			o->size_given = true;
 			break;
 		case 'o':
 			if (parse_size(optarg, &o->discard_off) < 0)
@@ -149,6 +160,9 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 		case 'j':
 			o->json = true;
 			break;
+		case 'p':
+			o->private = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -159,6 +173,14 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 	if (optind < argc)
 		return usage_error("demo", "unexpected argument '%s'",
 				   argv[optind]);
+	if (o->private) {
+		if (!o->size_given)
+			o->size = 32ULL << 20;
+		if (o->size % (2ULL << 20) || !o->size)
+			return usage_error("demo", "--private takes a --size in "
+					   "whole MiB pairs (2M, 4M, ...)");
+		return 0;
+	}
 	if (o->policy || o->nodes) {
 		if (gmem_numa_policy_parse(o->policy ? o->policy : "bind",
 					   o->nodes, &o->numa) < 0)
@@ -486,6 +508,11 @@ int cmd_demo(int argc, char **argv)
 		return 1;
 	ret = parse_opts(argc, argv, &d->o);
 	if (ret) {
+		free(d);
+		return ret;
+	}
+	if (d->o.private) {
+		ret = demo_private(d->o.size, d->o.json);
 		free(d);
 		return ret;
 	}

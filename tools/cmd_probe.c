@@ -54,9 +54,40 @@ static const char *yes(int v)
 	return v ? "yes" : "no";
 }
 
-static void print_human(const struct gmem_host *h,
-			const struct backend_check *b)
+/* The caps of every VM type, each asked of a VM of that type. */
+static void probe_types(struct gmem_vm_caps caps[GMEM_VM_TYPE_COUNT])
 {
+	for (uint32_t t = 0; t < GMEM_VM_TYPE_COUNT; t++)
+		if (gmem_probe_vm_type(t, &caps[t]) < 0)
+			caps[t] = (struct gmem_vm_caps){ .type = t };
+}
+
+static void gmem_flags(uint64_t f, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s",
+		 f & GMEM_KVM_GUEST_MEMFD_FLAG_MMAP ? " mmap" : "",
+		 f & GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED ? " init_shared" : "",
+		 f ? "" : " none");
+}
+
+/* What the kernel promises about private memory, in one sentence. */
+static const char *private_guarantee(const struct gmem_vm_caps *c)
+{
+	if (!(c->memory_attributes & GMEM_MEMORY_ATTRIBUTE_PRIVATE))
+		return NULL;
+	if (c->guest_memfd_flags & GMEM_KVM_GUEST_MEMFD_FLAG_MMAP)
+		return "the kernel refuses host access to private pages "
+		       "(SIGBUS through any mapping); libgmem never maps them";
+	return "guest_memfd cannot be mapped on this type at all; libgmem "
+	       "never tries";
+}
+
+static void print_human(const struct gmem_host *h,
+			const struct backend_check *b,
+			const struct gmem_vm_caps *types)
+{
+	const char *promise = NULL;
+	char fl[64];
 	char s1[32];
 
 	if (h->kvm_present)
@@ -83,6 +114,30 @@ static void print_human(const struct gmem_host *h,
 	printf("  PRE_FAULT_MEMORY  %s\n", yes(h->cap_pre_fault_memory));
 	printf("  MEMORY_FAULT_INFO %s\n", yes(h->cap_memory_fault_info));
 	printf("  NR_MEMSLOTS       %d\n", h->cap_nr_memslots);
+	printf("VM types            (each asked of a VM of its own)\n");
+	for (uint32_t t = 0; t < GMEM_VM_TYPE_COUNT; t++) {
+		const struct gmem_vm_caps *c = &types[t];
+
+		if (!c->supported) {
+			printf("  %-17s no\n", gmem_vm_type_name(t));
+			continue;
+		}
+		gmem_flags(c->guest_memfd_flags, fl, sizeof(fl));
+		printf("  %-17s yes, attributes 0x%llx%s, guest_memfd flags:%s\n",
+		       gmem_vm_type_name(t),
+		       (unsigned long long)c->memory_attributes,
+		       c->memory_attributes & GMEM_MEMORY_ATTRIBUTE_PRIVATE ?
+		       " (PRIVATE)" : "", fl);
+		if (!promise)
+			promise = private_guarantee(c);
+	}
+	printf("private memory      %s\n", promise ? promise :
+	       "no VM type has it here: guest memory is shared with the host");
+	if (h->cap_guest_memfd)
+		printf("guest_memfd NUMA    %s\n",
+		       h->guest_memfd_numa == GMEM_NUMA_VIA_MBIND ?
+		       "a policy is kept in the file (mbind)" :
+		       "follows the allocating thread (no policy in the file)");
 	printf("memfd               %s (hugetlb memfd: %s)\n", yes(h->memfd),
 	       yes(h->memfd_hugetlb));
 	printf("hugepage pools     ");
@@ -108,7 +163,8 @@ static void print_human(const struct gmem_host *h,
 }
 
 static void print_json(const struct gmem_host *h,
-		       const struct backend_check *b)
+		       const struct backend_check *b,
+		       const struct gmem_vm_caps *types)
 {
 	printf("{\n  \"kvm\": {\"present\": %s, \"api_version\": %d, \"error\": ",
 	       h->kvm_present ? "true" : "false", h->kvm_api_version);
@@ -122,6 +178,21 @@ static void print_json(const struct gmem_host *h,
 	       (unsigned long long)h->cap_memory_attributes,
 	       (unsigned long long)h->cap_vm_types, h->cap_pre_fault_memory,
 	       h->cap_memory_fault_info, h->cap_nr_memslots);
+	printf("  \"vm_types\": [");
+	for (uint32_t t = 0; t < GMEM_VM_TYPE_COUNT; t++)
+		printf("%s\n    {\"type\": %u, \"name\": \"%s\", "
+		       "\"supported\": %s, \"memory_attributes\": %llu, "
+		       "\"guest_memfd_flags\": %llu, \"pre_fault_memory\": %u, "
+		       "\"exit_hypercalls\": %llu}", t ? "," : "", t,
+		       gmem_vm_type_name(t),
+		       types[t].supported ? "true" : "false",
+		       (unsigned long long)types[t].memory_attributes,
+		       (unsigned long long)types[t].guest_memfd_flags,
+		       types[t].pre_fault_memory,
+		       (unsigned long long)types[t].exit_hypercalls);
+	printf("],\n  \"guest_memfd_numa\": \"%s\",\n",
+	       h->guest_memfd_numa == GMEM_NUMA_VIA_MBIND ? "mbind" :
+	       h->guest_memfd_numa == GMEM_NUMA_VIA_THREAD ? "thread" : "none");
 	printf("  \"memfd\": %s, \"memfd_hugetlb\": %s,\n",
 	       h->memfd ? "true" : "false", h->memfd_hugetlb ? "true" : "false");
 	printf("  \"hugepages\": [");
@@ -156,6 +227,7 @@ int cmd_probe(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct gmem_vm_caps types[GMEM_VM_TYPE_COUNT];
 	struct backend_check b[3];
 	struct gmem_host h;
 	int json = 0, c;
@@ -182,9 +254,12 @@ int cmd_probe(int argc, char **argv)
 	memset(b, 0, sizeof(b));
 	gmem_probe(&h);
 	check_backends(&h, b);
+	memset(types, 0, sizeof(types));
+	if (h.kvm_present)
+		probe_types(types);
 	if (json)
-		print_json(&h, b);
+		print_json(&h, b, types);
 	else
-		print_human(&h, b);
+		print_human(&h, b, types);
 	return 0;
 }

@@ -14,6 +14,8 @@ int cmd_probe(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+/* demo --private; 77 when this kernel has no private memory. */
+int demo_private(uint64_t size, bool json);
 
 /* "256M", "4G", "4096", "2MiB": binary units.  -EINVAL on anything else. */
 int parse_size(const char *s, uint64_t *out);
