@@ -346,6 +346,20 @@ static void guest_memfd_never_inheritable(void)
 	CHECK_OK(gmem_vm_close(m.vm));
 }
 
+/* Private memory is a guest_memfd thing; other backends refuse the flag. */
+static void bad_flags_for_backend(void)
+{
+	struct gmem_file_args a = memfd_args(2 << 20);
+	struct gmem_file *f = NULL;
+
+	a.flags = GMEM_FILE_PRIVATE;
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "guest_memfd"));
+	a.backend = GMEM_BACKEND_HUGETLB;
+	CHECK_ERR(gmem_file_create(&a, &f), EINVAL);
+	CHECK(f == NULL);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(memfd_file_roundtrip),
 	T_CASE(memfd_needs_no_vm),
@@ -357,6 +371,7 @@ static const struct t_case cases[] = {
 	T_CASE(bad_backend),
 	T_CASE(bad_reserved_nonzero),
 	T_CASE(bad_flags),
+	T_CASE(bad_flags_for_backend),
 	T_CASE(bad_null_arguments),
 	T_CASE(bad_memfd_without_host_map),
 	T_CASE(bad_page_size_for_memfd),

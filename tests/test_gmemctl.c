@@ -152,6 +152,29 @@ static void bench_host_part_runs(void)
 	CHECK(strstr(t_out, "multiple of 2 MiB"));
 }
 
+/*
+ * Without private memory, demo --private says so and where it can run
+ * (exit 77); with it, the demo runs (test_private covers that).
+ */
+static void demo_private_needs_private_memory(void)
+{
+	const char *args[] = { "demo", "--private", "--size", "4M", NULL };
+	const char *bad[] = { "demo", "--private", "--size", "3M", NULL };
+	struct gmem_vm_caps c;
+	int rc;
+
+	CHECK(t_gmemctl(bad) == 2);
+	rc = t_gmemctl(args);
+	if (gmem_probe_vm_type(GMEM_VM_TYPE_SW_PROTECTED, &c) == 0 &&
+	    (c.memory_attributes & GMEM_MEMORY_ATTRIBUTE_PRIVATE)) {
+		CHECK(rc == 0);
+		return;
+	}
+	CHECK(rc == 77);
+	CHECK(strstr(t_out, "no VM type with private memory"));
+	CHECK(strstr(t_out, "make demo-private"));
+}
+
 static const struct t_case cases[] = {
 	T_CASE(json_checker_rejects_garbage),
 	T_CASE(probe_prints_every_section),
@@ -160,6 +183,7 @@ static const struct t_case cases[] = {
 	T_CASE(demo_rejects_bad_options),
 	T_CASE(demo_fails_clearly),
 	T_CASE(bench_host_part_runs),
+	T_CASE(demo_private_needs_private_memory),
 	T_CASE(demo_guest_memfd),
 	T_CASE(demo_memfd),
 };

@@ -441,6 +441,40 @@ static void partial_conversion_is_recorded(void)
 	pvm_stop(&p);
 }
 
+/*
+ * A hugetlb shared side is freed only in whole huge pages: a smaller
+ * conversion must keep it; a whole page goes back to the pool.
+ */
+static void hugetlb_shared_side_frees_whole_pages(void)
+{
+	struct gmem_file *huge, *priv;
+	struct gmem_binding *b;
+	struct gmem_vm *vm;
+	uint64_t free0;
+
+	T_SKIP_UNLESS(t_need_private());
+	T_SKIP_UNLESS(t_hugepool_set(2 * MIB, 2));
+	CHECK_OK(gmem_vm_create_type(GMEM_VM_TYPE_SW_PROTECTED, &vm));
+	CHECK_OK(make(NULL, GMEM_BACKEND_HUGETLB, 0, 4 * MIB, &huge));
+	CHECK_OK(make(vm, GMEM_BACKEND_GUEST_MEMFD, GMEM_FILE_PRIVATE,
+		      4 * MIB, &priv));
+	CHECK_OK(bind2(vm, huge, priv, AREA, 4 * MIB, &b));
+	CHECK_OK(gmem_populate(huge, 0, 4 * MIB));
+	free0 = t_hugepool_read(2 * MIB, "free_hugepages");
+	CHECK_ERR(gmem_convert(vm, AREA, 4096, GMEM_MEMORY_PRIVATE, 0), EINVAL);
+	CHECK(strstr(gmem_last_error(), "GMEM_CONVERT_KEEP"));
+	CHECK_OK(gmem_convert(vm, AREA, 4096, GMEM_MEMORY_PRIVATE,
+			      GMEM_CONVERT_KEEP));
+	CHECK(t_hugepool_read(2 * MIB, "free_hugepages") == free0);
+	CHECK_OK(gmem_convert(vm, AREA + 2 * MIB, 2 * MIB, GMEM_MEMORY_PRIVATE,
+			      0));
+	CHECK(t_hugepool_read(2 * MIB, "free_hugepages") == free0 + 1);
+	CHECK_OK(gmem_unbind(b));
+	CHECK_OK(gmem_file_close(huge));
+	CHECK_OK(gmem_file_close(priv));
+	CHECK_OK(gmem_vm_close(vm));
+}
+
 /* Shared and private bytes, per file, per VM and for the process. */
 static void figures_by_kind(void)
 {
@@ -769,6 +803,7 @@ static const struct t_case cases[] = {
 	T_CASE(bad_two_sided_bindings),
 	T_CASE(bad_conversions),
 	T_CASE(partial_conversion_is_recorded),
+	T_CASE(hugetlb_shared_side_frees_whole_pages),
 	T_CASE(figures_by_kind),
 	T_CASE(guest_converts_by_hypercall),
 	T_CASE(memory_fault_exits),
