@@ -286,6 +286,8 @@ int gmem_binding_detach(struct gmem_binding *b, struct gmem_file *files_out[2])
 	ret = gmem_vm_set_memslot(vm, &r);
 	if (ret < 0)
 		return ret;
+	/* Devices let go too; the files still hold the pages meanwhile. */
+	gmem_binding_unwatch_all(b);
 	for (pp = &vm->bindings; *pp != b; pp = &(*pp)->next)
 		;
 	*pp = b->next;

@@ -36,9 +36,38 @@ static int check_range(struct gmem_vm *vm, uint64_t gpa, uint64_t len,
 	return 0;
 }
 
-/* Under vm->lock: tell KVM, and write down what it did. */
+/* Under vm->attr_lock: the map says [gpa, gpa + len) is of kind to. */
+static void map_set(struct gmem_vm *vm, uint64_t gpa, uint64_t len,
+		    uint32_t to)
+{
+	if (to == GMEM_MEMORY_PRIVATE)
+		gmem_extents_add(&vm->private_map, gpa, gpa + len,
+				 GMEM_NODE_UNKNOWN, NULL, NULL);
+	else
+		gmem_extents_remove(&vm->private_map, gpa, gpa + len, NULL,
+				    NULL);
+}
+
+/* Room in the map for any change of [gpa, gpa + len), so none can fail. */
+static int map_reserve(struct gmem_vm *vm, uint64_t gpa, uint64_t len)
+{
+	int ret;
+
+	pthread_mutex_lock(&vm->attr_lock);
+	/* Twice: a failed conversion may undo what it wrote first. */
+	ret = gmem_extents_reserve_for(&vm->private_map, gpa, gpa + len);
+	pthread_mutex_unlock(&vm->attr_lock);
+	return ret < 0 ? gmem_fail(ENOMEM, "convert: out of memory for the "
+				   "map") : 0;
+}
+
+/*
+ * Under vm->lock: tell KVM, and write down what it did.  Going private,
+ * the map says so first, so no device maps the range again meanwhile;
+ * what KVM did not do is put back after.
+ */
 static int set_attributes(struct gmem_vm *vm, uint64_t gpa, uint64_t len,
-			  uint32_t to)
+			  uint32_t to, uint64_t *done)
 {
 	struct gmem_kvm_memory_attributes attrs = {
 		.address = gpa,
@@ -46,32 +75,55 @@ static int set_attributes(struct gmem_vm *vm, uint64_t gpa, uint64_t len,
 		.attributes = to == GMEM_MEMORY_PRIVATE ?
 			      GMEM_KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
 	};
-	uint64_t done;
 	int err;
 
-	/* Room in the map first, so recording KVM's answer cannot fail. */
-	if (gmem_extents_reserve_for(&vm->private_map, gpa, gpa + len) < 0)
-		return gmem_fail(ENOMEM, "convert: out of memory for the map");
 	if (ioctl(vm->fd, GMEM_KVM_SET_MEMORY_ATTRIBUTES, &attrs) == 0)
-		done = len;
+		*done = len;
 	else
-		done = attrs.address > gpa && attrs.address <= gpa + len ?
-		       attrs.address - gpa : 0;
-	err = done == len ? 0 : errno;
-	/* KVM reports partial progress by moving address on; keep that part. */
-	if (done && to == GMEM_MEMORY_PRIVATE)
-		gmem_extents_add(&vm->private_map, gpa, gpa + done,
-				 GMEM_NODE_UNKNOWN, NULL, NULL);
-	else if (done)
-		gmem_extents_remove(&vm->private_map, gpa, gpa + done, NULL,
-				    NULL);
+		*done = attrs.address > gpa && attrs.address <= gpa + len ?
+			attrs.address - gpa : 0;
+	err = *done == len ? 0 : errno;
+	/* KVM reports partial progress by moving address on. */
+	pthread_mutex_lock(&vm->attr_lock);
+	if (to == GMEM_MEMORY_PRIVATE && *done < len)
+		map_set(vm, gpa + *done, len - *done, GMEM_MEMORY_SHARED);
+	else if (to == GMEM_MEMORY_SHARED && *done)
+		map_set(vm, gpa, *done, GMEM_MEMORY_SHARED);
+	pthread_mutex_unlock(&vm->attr_lock);
 	if (err)
 		return gmem_fail(err, "KVM_SET_MEMORY_ATTRIBUTES(0x%llx+0x%llx, "
 				 "%s): %s (0x%llx converted)",
 				 (unsigned long long)gpa,
 				 (unsigned long long)len, kind_name(to),
-				 strerror(err), (unsigned long long)done);
+				 strerror(err), (unsigned long long)*done);
 	return 0;
+}
+
+/* Under vm->lock: devices on b's shared side let go of, or may take, a range. */
+static int shared_side_invalidate(struct gmem_binding *b, uint64_t gpa,
+				  uint64_t len)
+{
+	struct gmem_file *f = b->file;
+	int ret;
+
+	if (!f)
+		return 0;
+	pthread_mutex_lock(&f->range_lock);
+	ret = gmem_file_invalidate(f, b->offset + (gpa - b->gpa), len);
+	pthread_mutex_unlock(&f->range_lock);
+	return ret;
+}
+
+static void shared_side_revalidate(struct gmem_binding *b, uint64_t gpa,
+				   uint64_t len)
+{
+	struct gmem_file *f = b->file;
+
+	if (!f || !len)
+		return;
+	pthread_mutex_lock(&f->range_lock);
+	gmem_file_revalidate(f, b->offset + (gpa - b->gpa), len);
+	pthread_mutex_unlock(&f->range_lock);
 }
 
 GMEM_API int gmem_convert(struct gmem_vm *vm, uint64_t gpa, uint64_t length,
@@ -79,7 +131,7 @@ GMEM_API int gmem_convert(struct gmem_vm *vm, uint64_t gpa, uint64_t length,
 {
 	struct gmem_file *gone;
 	struct gmem_binding *b;
-	uint64_t off;
+	uint64_t off, done;
 	int ret;
 
 	gmem_error_clear();
@@ -133,7 +185,27 @@ GMEM_API int gmem_convert(struct gmem_vm *vm, uint64_t gpa, uint64_t length,
 				(unsigned long long)gone->page_size);
 		goto unlock;
 	}
-	ret = set_attributes(vm, gpa, length, to);
+	ret = map_reserve(vm, gpa, length);
+	if (ret < 0)
+		goto unlock;
+	if (to == GMEM_MEMORY_PRIVATE) {
+		/* Devices off the range before it turns private. */
+		pthread_mutex_lock(&vm->attr_lock);
+		map_set(vm, gpa, length, GMEM_MEMORY_PRIVATE);
+		pthread_mutex_unlock(&vm->attr_lock);
+		ret = shared_side_invalidate(b, gpa, length);
+		if (ret < 0) {
+			pthread_mutex_lock(&vm->attr_lock);
+			map_set(vm, gpa, length, GMEM_MEMORY_SHARED);
+			pthread_mutex_unlock(&vm->attr_lock);
+			goto unlock;
+		}
+	}
+	ret = set_attributes(vm, gpa, length, to, &done);
+	if (to == GMEM_MEMORY_PRIVATE)
+		shared_side_revalidate(b, gpa + done, length - done);
+	else
+		shared_side_revalidate(b, gpa, done);
 	/*
 	 * Still under the VM lock: a conversion back must not slip in
 	 * between, or this discard would free what the guest sees again.
@@ -165,9 +237,9 @@ GMEM_API int gmem_memory_kind(struct gmem_vm *vm, uint64_t gpa,
 		return ret;
 	if (!run)
 		return gmem_fail(EINVAL, "memory kind: run is NULL");
-	pthread_mutex_lock(&vm->lock);
+	pthread_mutex_lock(&vm->attr_lock);
 	private = gmem_extents_find(&vm->private_map, gpa, &until);
-	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_unlock(&vm->attr_lock);
 	*run = (until - gpa < length ? until - gpa : length);
 	return private ? GMEM_MEMORY_PRIVATE : GMEM_MEMORY_SHARED;
 }

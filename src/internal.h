@@ -226,7 +226,11 @@ struct gmem_vm {
 	unsigned int slot_first;
 	unsigned int slot_count;
 	struct gmem_binding *bindings;	/* sorted by gpa */
-	/* Guest ranges KVM has as private (it has no query): convert.c. */
+	/*
+	 * Guest ranges KVM has as private (it has no query): convert.c.
+	 * Under attr_lock, which devices (watch.c) take to read it.
+	 */
+	pthread_mutex_t attr_lock;
 	struct gmem_extents private_map;
 	gmem_conversion_fn convert_fn;	/* NULL: gmem_convert */
 	void *convert_opaque;
@@ -264,6 +268,8 @@ struct gmem_file {
 	uint64_t populate_calls;
 	uint64_t discard_calls;
 	uint32_t bindings;		/* atomic */
+	/* Devices using this file's pages (watch.c), under lock. */
+	struct gmem_watch *watches;
 
 	struct gmem_file *reg_next;	/* registry.c */
 	struct gmem_file *reg_prev;
@@ -280,7 +286,53 @@ struct gmem_binding {
 	uint64_t length;
 	uint64_t gpa;
 	struct gmem_binding *next;	/* vm->bindings, under vm->lock */
+	struct gmem_watch *watches;	/* devices on it, under vm->lock */
 };
+
+/*
+ * watch.c: something other than the vCPUs using a binding's shared pages
+ * (an IOMMU mapping, a device process).  Before those pages go (discard)
+ * or turn private, it is told to let go, and it may refuse, which stops
+ * the discard or conversion with nothing changed; after populate or a
+ * conversion back to shared it may take them again.  Called with the
+ * file's range lock held, so a watch is never removed mid-call.
+ */
+struct gmem_watch;
+
+struct gmem_watch_ops {
+	/* Let go of [off, off + len) of the file (a part of the watch's). */
+	int (*invalidate)(struct gmem_watch *w, uint64_t off, uint64_t len);
+	/* [off, off + len) of the file may be used again. */
+	void (*revalidate)(struct gmem_watch *w, uint64_t off, uint64_t len);
+	/* The binding is ending: let go of everything. */
+	void (*detach)(struct gmem_watch *w);
+};
+
+struct gmem_watch {
+	const struct gmem_watch_ops *ops;
+	struct gmem_binding *binding;
+	struct gmem_file *file;		/* the binding's shared side */
+	uint64_t off;			/* its range in the file */
+	uint64_t len;
+	uint64_t gpa;			/* where off sits in the guest */
+	struct gmem_vm *vm;		/* ref held from add to remove */
+	bool detached;			/* binding ended; under vm->lock */
+	void *owner;
+	struct gmem_watch *file_next;	/* file->watches, under file->lock */
+	struct gmem_watch *binding_next; /* binding->watches, under vm->lock */
+};
+
+/* Start watching b's shared side (fills the range fields of w). */
+int gmem_watch_add(struct gmem_binding *b, struct gmem_watch *w);
+/* Stop (a no-op if the binding's end already removed it). */
+void gmem_watch_remove(struct gmem_watch *w);
+/* Under f->range_lock: tell every watch of [off, off + len). */
+int gmem_file_invalidate(struct gmem_file *f, uint64_t off, uint64_t len);
+void gmem_file_revalidate(struct gmem_file *f, uint64_t off, uint64_t len);
+/* Under vm->lock: the binding is ending; tell and drop its watches. */
+void gmem_binding_unwatch_all(struct gmem_binding *b);
+/* Is gpa private?  *run: how far that holds (takes vm->attr_lock). */
+bool gmem_vm_is_private(struct gmem_vm *vm, uint64_t gpa, uint64_t *run);
 
 /* vm.c */
 void gmem_vm_get(struct gmem_vm *vm);

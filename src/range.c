@@ -82,6 +82,8 @@ static int populate_piece(struct gmem_file *f, uint64_t off, uint64_t len,
 		return ret;
 	}
 	gmem_account_populated(f, off, len, gmem_numa_certain_node(p));
+	/* The pages are there again: devices may map them. */
+	gmem_file_revalidate(f, off, len);
 	return 0;
 }
 
@@ -135,10 +137,18 @@ GMEM_API int gmem_discard(struct gmem_file *file, uint64_t offset,
 		return ret;
 	pthread_mutex_lock(&file->range_lock);
 	ret = gmem_account_prepare(file, offset, length);
+	/*
+	 * Devices let go first: a punched page a device still has pinned
+	 * would go on being read and written by it, unseen by anyone.
+	 */
+	if (ret == 0)
+		ret = gmem_file_invalidate(file, offset, length);
 	if (ret == 0) {
 		do
 			ret = file->ops->discard(file, offset, length);
 		while (ret == -EINTR);
+		if (ret < 0)
+			gmem_file_revalidate(file, offset, length);
 	}
 	if (ret < 0) {
 		resync_books(file, offset, length);

@@ -38,6 +38,7 @@ static int vm_alloc(int fd, bool owns_fd, uint32_t type, unsigned int first,
 	if (!vm)
 		return gmem_fail(ENOMEM, "out of memory for a VM handle");
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->attr_lock, NULL);
 	vm->refs = 1;
 	vm->fd = fd;
 	vm->owns_fd = owns_fd;
@@ -181,6 +182,7 @@ void gmem_vm_put(struct gmem_vm *vm)
 		return;
 	gmem_registry_remove_vm(vm);
 	gmem_extents_free(&vm->private_map);
+	pthread_mutex_destroy(&vm->attr_lock);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
 }
