@@ -31,6 +31,7 @@
 #                              its vfio), kvm (only kvm), stock (none)
 #   GMEM_VM_IOMMU=1            q35 with intel-iommu and an edu device bound to
 #                              vfio-pci (0: the plain pc machine, no IOMMU)
+#   GMEM_VM_Q35_OPTS=max-ram-below-4g=1G  -M q35 properties (IOMMU=1 only)
 #
 # Inside the machine /etc/gmem-vm-features (also $GMEM_VM_FEATURES) says what
 # is there, one key=value a line, "no (reason)" for what is missing:
@@ -360,7 +361,11 @@ machine=
 if [ "$iommu" = 1 ]; then
 	# intel-iommu comes first so it sees the devices created after it;
 	# interrupt remapping on, or VFIO_SET_IOMMU refuses (unsafe interrupts).
-	machine="-M q35 -device intel-iommu,intremap=on -device edu"
+	# max-ram-below-4g=1G: q35 otherwise keeps 2 GiB below 4 GiB, the
+	# initramfs lands at its top, and node 0 has no free aligned 1 GiB for
+	# a boot-time gigantic page (it then goes to node 1, unlike on pc).
+	q35opts=${GMEM_VM_Q35_OPTS-max-ram-below-4g=1G}
+	machine="-M q35${q35opts:+,$q35opts} -device intel-iommu,intremap=on -device edu"
 	append="$append intel_iommu=on"
 fi
 append="$append ${GMEM_VM_APPEND:-}"
