@@ -102,12 +102,14 @@ finish() {
 		echo "iommufd=$iommufd_st"
 		echo "build_seconds=$(($(date +%s) - started))"
 	} >"$tmpout/features"
-	rm -rf "$out"
+	# Swap, so a reader sees the old or the new result, briefly neither.
+	[ ! -e "$out" ] || mv "$out" "$out.old.$$"
 	mv "$tmpout" "$out"
+	rm -rf "$out.old.$$"
 	# Drop results for kernels no longer cached.
 	for d in "$CACHE"/modules/*/; do
 		d=${d%/}
-		case $d in *.tmp.*) continue ;; esac
+		case $d in *.tmp.* | *.old.*) continue ;; esac
 		[ -d "$d" ] || continue
 		if ! ls -d "$CACHE"/unpacked/*/lib/modules/"$(basename "$d")" >/dev/null 2>&1; then
 			rm -rf "$d"
@@ -118,7 +120,7 @@ finish() {
 
 # Record that nothing could be built, with the reason, and stop.
 give_up() { # REASON
-	log "cannot build the modules: $1"
+	log "cannot build the modules: $1 (recorded in $out/features; GMEM_VM_REBUILD_MODULES=1 tries again)"
 	[ -n "$private_st" ] || private_st="no ($1)"
 	[ -n "$iommufd_st" ] || iommufd_st="no ($1)"
 	finish
@@ -226,21 +228,32 @@ hdir=$work/pkg/usr/src/$hdr
 [ -f "$hdir/.config" ] && [ -f "$hdir/Module.symvers" ] || give_up "$hdr lacks .config or Module.symvers"
 
 log "unpacking $(basename "$tarball") (t=$(($(date +%s) - started))s)"
-# Only Kconfig files, headers, scripts and tools are needed outside the
-# directories built below; skipping the biggest .c trees saves a few seconds.
+# Outside the directories built below, only Kconfig files, Makefiles, the
+# top-level headers, scripts, objtool and x86 are needed; leaving out other
+# sources (drivers except iommu and vfio, other architectures, sound, fs,
+# net, docs, selftests) writes a third of the tree, and deleting it is
+# quicker too.  Patterns match across "/" (GNU tar's default for excludes).
 mkdir -p "$work/src"
 pfx=$(basename "$tarball"); pfx=${pfx%%.tar*}
-if ! xz -T"$JOBS" -dc "$tarball" | tar -x -C "$work/src" \
-	--exclude="$pfx/Documentation/*.rst" --exclude="$pfx/Documentation/*.yaml" \
-	--exclude="$pfx/Documentation/*.txt" --exclude="$pfx/drivers/gpu/drm/amd/include/asic_reg" \
-	--exclude="$pfx/drivers/gpu/*.c" --exclude="$pfx/drivers/net/*.c" --exclude="$pfx/sound/*.c"; then
+set --
+for pat in "drivers/[!iv]*.[ch]" "drivers/i[!o]*.[ch]" "drivers/v[!f]*.[ch]" \
+	"arch/[!x]*.[chS]" "arch/xtensa" "sound/*.[ch]" "fs/*.[ch]" "net/*.[ch]" \
+	"Documentation/*.rst" "Documentation/*.yaml" "Documentation/*.txt" \
+	"tools/testing" "tools/perf" "samples/*.[ch]" "drivers/gpu/drm/amd/include"; do
+	set -- "$@" --exclude="$pfx/$pat"
+done
+if ! xz -T"$JOBS" -dc "$tarball" | tar -x -C "$work/src" "$@"; then
 	give_up "unpacking $(basename "$tarball") failed (disk full?)"
 fi
 rm -f "$tarball"
 ksrc=$work/src/$pfx
 [ -f "$ksrc/Makefile" ] || give_up "$(basename "$tarball") did not unpack to $pfx/"
 
-kmake() { make -C "$ksrc" -j"$JOBS" KERNELRELEASE="$krel" "$@"; }
+# -g0: no debug info.  The modules are stripped anyway, and compiling
+# without -g is about a fifth faster.  (Turning DEBUG_INFO off in the config
+# instead would change struct module, whose BTF fields depend on it, and the
+# kernel would refuse the modules as "invalid module format".)
+kmake() { make -C "$ksrc" -j"$JOBS" KERNELRELEASE="$krel" KCFLAGS=-g0 "$@"; }
 
 # --- configure: the kernel's own config plus the two options ------------------
 cp "$hdir/.config" "$ksrc/.config"
@@ -264,10 +277,12 @@ if [ "$want_iommufd" = 1 ] && ! { grep -q '^CONFIG_IOMMUFD=m' "$ksrc/.config" &&
 	iommufd_st="no (olddefconfig did not keep IOMMUFD=m and VFIO_DEVICE_CDEV=y in $krel)"
 	want_iommufd=0
 fi
-# modpost resolves against the stock kernel's exports, and module BTF is
-# built against the stock vmlinux's BTF.
+# modpost resolves against the stock kernel's exports.  The headers' vmlinux
+# (BTF only) is deliberately not copied: without it kbuild skips module BTF,
+# which -g0 leaves nothing to build from, and a module without BTF loads
+# fine, while BTF from Debian 12's older pahole might not (this kernel has
+# MODULE_ALLOW_BTF_MISMATCH off).
 cp "$hdir/Module.symvers" "$ksrc/Module.symvers"
-[ -f "$hdir/vmlinux" ] && cp "$hdir/vmlinux" "$ksrc/vmlinux"
 
 stock_vermagic=$(modinfo -F vermagic "$(find "$stock/kernel/arch/x86/kvm" -name 'kvm.ko*' | head -n 1)")
 
@@ -350,6 +365,7 @@ if [ "$want_iommufd" = 1 ]; then
 	fi
 fi
 
+log "removing the build tree (t=$(($(date +%s) - started))s)"
 rm -rf "$work"
 work=
 

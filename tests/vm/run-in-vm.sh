@@ -261,7 +261,8 @@ insmod_error() { # MODULE: why it failed to load, if it did
 # What this machine offers, for tests to read (see run-in-vm.sh's header).
 # The host says what was built; here each claim is checked.
 if [ ! -c /dev/kvm ]; then
-	private="no (/dev/kvm is missing: kvm or kvm_amd did not load)"
+	e=$(insmod_error kvm)$(insmod_error kvm_amd)
+	private="no (/dev/kvm is missing: ${e:-kvm or kvm_amd did not load})"
 elif [ "$HOST_PRIVATE" != yes ]; then
 	private=$HOST_PRIVATE
 elif grep -q E /sys/module/kvm/taint 2>/dev/null; then
@@ -332,7 +333,7 @@ fi
 	[ -z "$edu_cdev" ] || echo "edu_cdev=$edu_cdev"
 } >/etc/gmem-vm-features
 export GMEM_VM_FEATURES=/etc/gmem-vm-features
-sed 's/^/gmem-vm: feature /' /etc/gmem-vm-features
+echo "gmem-vm: features: $(grep -v -e '^kernel=' -e '^edu_' /etc/gmem-vm-features | tr '\n' ' ')"
 
 # Keep kernel errors (e.g. DMAR faults a DMA test provokes) off the console,
 # which carries the command's output; warnings are collected below.
