@@ -13,8 +13,8 @@
 #   kvm.ko, kvm-amd.ko                    with KVM_SW_PROTECTED_VM=y
 #   iommufd.ko, vfio.ko, vfio_iommu_type1.ko, vfio-pci-core.ko, vfio-pci.ko
 #                                         with IOMMUFD=m, VFIO_DEVICE_CDEV=y
-# (about 2 minutes on 2 cores) and keeps only the stripped, xz-compressed
-# modules.  Later runs only look at the cache.  Layout, keyed by the kernel
+# (1.5-2 minutes on 2 idle cores) and keeps only the stripped, xz-compressed
+# modules (no debug info, no module BTF).  Later runs only look at the cache.  Layout, keyed by the kernel
 # release KREL of the cached kernel:
 #   CACHE/modules/KREL/features     private=yes|no (reason), iommufd=yes|no (reason)
 #   CACHE/modules/KREL/ko/...       the rebuilt modules, at their tree paths
@@ -31,7 +31,7 @@
 #   GMEM_VM_REBUILD_MODULES=1       build again even if the cache has a result
 #   GMEM_VM_BUILD_IOMMUFD=0         do not try iommufd (records iommufd=no)
 #   GMEM_VM_BUILD_JOBS=2            make -j
-#   GMEM_VM_BUILD_DIR=/var/tmp      where the ~2 GB build tree goes (removed after)
+#   GMEM_VM_BUILD_DIR=/var/tmp      where the ~1 GB build tree goes (removed after)
 set -eu
 
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
@@ -54,8 +54,11 @@ kroot=$CACHE/$SUITE
 [ -L "$kroot" ] || die "no kernel cached for $SUITE in $CACHE; run tests/vm/setup.sh first"
 krel=$(ls "$kroot/lib/modules" 2>/dev/null | head -n 1)
 stock=$kroot/lib/modules/$krel
-[ -n "$krel" ] && [ -f "$stock/modules.dep" ] && [ -f "$stock/config" ] ||
-	die "the kernel in $kroot is incomplete; run tests/vm/setup.sh with GMEM_VM_REFRESH=1"
+# Newer Debian kernels ship their config next to the modules, older ones in /boot.
+kconfig=$stock/config
+[ -f "$kconfig" ] || kconfig=$kroot/boot/config-$krel
+[ -n "$krel" ] && [ -f "$stock/modules.dep" ] && [ -f "$kconfig" ] ||
+	die "the kernel in $kroot is incomplete (no modules.dep or config); run tests/vm/setup.sh with GMEM_VM_REFRESH=1"
 
 out=$CACHE/modules/$krel
 
@@ -90,7 +93,7 @@ mkdir -p "$tmpout/ko"
 blog=$tmpout/build.log
 : >"$blog"
 
-private_st= iommufd_st=
+private_st='' iommufd_st=''
 
 # Write the result and publish it atomically.  Reasons go into the features
 # file verbatim; run-in-vm.sh copies it into the machine.
@@ -131,9 +134,9 @@ give_up() { # REASON
 # "# CONFIG_X is not set" is written for every option the kernel's Kconfig
 # offers; no line at all means the option does not exist in this version.
 cfg_state() { # OPTION -> y | m | off | absent
-	if grep -q "^CONFIG_$1=y" "$stock/config"; then echo y
-	elif grep -q "^CONFIG_$1=m" "$stock/config"; then echo m
-	elif grep -q "^# CONFIG_$1 is not set" "$stock/config"; then echo off
+	if grep -q "^CONFIG_$1=y" "$kconfig"; then echo y
+	elif grep -q "^CONFIG_$1=m" "$kconfig"; then echo m
+	elif grep -q "^# CONFIG_$1 is not set" "$kconfig"; then echo off
 	else echo absent
 	fi
 }
@@ -205,7 +208,7 @@ esac
 pkgs="$hdr=$ver $src=$ver"
 for p in $deps; do pkgs="$pkgs $p=$ver"; done
 
-need_mb=3000
+need_mb=1500
 work_parent=${GMEM_VM_BUILD_DIR:-/var/tmp}
 avail_mb=$(df -Pm "$work_parent" | awk 'NR == 2 { print $4 }')
 if [ "${avail_mb:-0}" -lt "$need_mb" ]; then

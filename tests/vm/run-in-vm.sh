@@ -167,7 +167,8 @@ add_module() { # NAME [PARAMS]
 add_module kvm "${GMEM_VM_KVM_PARAMS:-}"
 add_module kvm_amd "${GMEM_VM_KVM_AMD_PARAMS:-}"
 if [ "$iommu" = 1 ]; then
-	# vfio pulls in iommufd where the tree has the rebuilt vfio.
+	# The rebuilt vfio needs iommufd anyway; load it wherever the tree has it.
+	if grep -q '/iommufd\.ko' "$moddir/modules.dep"; then add_module iommufd; fi
 	add_module vfio
 	add_module vfio_iommu_type1
 	add_module vfio_pci
@@ -263,6 +264,8 @@ insmod_error() { # MODULE: why it failed to load, if it did
 if [ ! -c /dev/kvm ]; then
 	e=$(insmod_error kvm)$(insmod_error kvm_amd)
 	private="no (/dev/kvm is missing: ${e:-kvm or kvm_amd did not load})"
+elif [ "$HOST_PRIVATE" = "yes (stock kernel)" ]; then
+	private=yes	# a future Debian kernel with the option set
 elif [ "$HOST_PRIVATE" != yes ]; then
 	private=$HOST_PRIVATE
 elif grep -q E /sys/module/kvm/taint 2>/dev/null; then
@@ -293,7 +296,7 @@ else
 		e=$(insmod_error vfio_iommu_type1)$(insmod_error vfio)
 		vfio="no (${e:-/dev/vfio/vfio or vfio_iommu_type1 missing})"
 	fi
-	if [ "$HOST_IOMMUFD" != yes ]; then
+	if [ "$HOST_IOMMUFD" != yes ] && [ "$HOST_IOMMUFD" != "yes (stock kernel)" ]; then
 		iommufd=$HOST_IOMMUFD
 	elif [ -c /dev/iommu ]; then
 		iommufd=yes
