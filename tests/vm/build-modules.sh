@@ -157,7 +157,7 @@ if [ "${GMEM_VM_BUILD_IOMMUFD:-1}" = 0 ] && [ "$want_iommufd" = 1 ]; then
 	iommufd_st="no (not built: GMEM_VM_BUILD_IOMMUFD=0)"
 	want_iommufd=0
 fi
-[ "$want_kvm" = 1 ] || [ "$want_iommufd" = 1 ] || give_up "nothing to rebuild"
+[ "$want_kvm" = 1 ] || [ "$want_iommufd" = 1 ] || give_up "nothing to rebuild for $krel"
 
 # --- host tools --------------------------------------------------------------
 # bison/flex for Kconfig, libelf-dev for objtool, dwarves (pahole) for module
