@@ -26,6 +26,20 @@
 #   GMEM_VM_KERNEL=trixie-backports  Debian suite of the VM kernel (see setup.sh);
 #                              "bookworm" for Debian 12's 6.1
 #   GMEM_VM_CACHE              as in setup.sh
+#   GMEM_VM_REBUILT_MODULES=all  which modules rebuilt by build-modules.sh to
+#                              use: all (kvm with private memory, iommufd and
+#                              its vfio), kvm (only kvm), stock (none)
+#   GMEM_VM_IOMMU=1            q35 with intel-iommu and an edu device bound to
+#                              vfio-pci (0: the plain pc machine, no IOMMU)
+#   GMEM_VM_Q35_OPTS=max-ram-below-4g=1G  -M q35 properties (IOMMU=1 only)
+#
+# Inside the machine /etc/gmem-vm-features (also $GMEM_VM_FEATURES) says what
+# is there, one key=value a line, "no (reason)" for what is missing:
+#   private=yes|no (reason)     VM type 1 with private memory (rebuilt kvm)
+#   iommu=intel-iommu|no (reason)
+#   vfio=type1|no (reason)      /dev/vfio/vfio with the type1 backend
+#   iommufd=yes|no (reason)     /dev/iommu and /dev/vfio/devices/vfioN
+#   edu=<pci address>|no (reason), edu_group=/dev/vfio/N, edu_cdev=/dev/vfio/devices/vfioN
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd -P)
@@ -71,6 +85,39 @@ moddir=$kroot/lib/modules/$krel
 	log "no usable kernel in $kroot (run $here/setup.sh)"
 	exit 125
 }
+
+# --- which module tree: stock, or with the modules build-modules.sh rebuilt ------
+mcache=$CACHE/modules/$krel
+if [ ! -f "$mcache/features" ] && [ -x "$here/build-modules.sh" ]; then
+	log "no rebuilt modules cached for $krel yet; building them (about 2 minutes, once)"
+	GMEM_VM_KERNEL=$suite "$here/build-modules.sh" || log "warning: build-modules.sh failed"
+fi
+feature() { # KEY: the cached build result for KEY, or why there is none
+	local v
+	v=$(sed -n "s/^$1=//p" "$mcache/features" 2>/dev/null | head -n 1)
+	echo "${v:-no (no modules rebuilt for $krel in $mcache: run tests/vm/setup.sh)}"
+}
+host_private=$(feature private)
+host_iommufd=$(feature iommufd)
+rebuilt=${GMEM_VM_REBUILT_MODULES:-all}
+case $rebuilt in
+all) tree=$mcache/tree-all ;;
+kvm)
+	tree=$mcache/tree-kvm
+	[ "$host_iommufd" != yes ] || host_iommufd="no (not used: GMEM_VM_REBUILT_MODULES=kvm)"
+	;;
+stock)
+	tree=
+	[ "$host_private" != yes ] || host_private="no (not used: GMEM_VM_REBUILT_MODULES=stock)"
+	[ "$host_iommufd" != yes ] || host_iommufd="no (not used: GMEM_VM_REBUILT_MODULES=stock)"
+	;;
+*) log "GMEM_VM_REBUILT_MODULES must be all, kvm or stock, not '$rebuilt'"; exit 125 ;;
+esac
+if [ -n "$tree" ] && [ -f "$tree/lib/modules/$krel/modules.dep" ]; then
+	moddir=$tree/lib/modules/$krel
+fi
+iommu=${GMEM_VM_IOMMU:-1}
+case $iommu in 0 | 1) ;; *) log "GMEM_VM_IOMMU must be 0 or 1, not '$iommu'"; exit 125 ;; esac
 
 tmp=$(mktemp -d /tmp/gmem-vm.XXXXXX) || exit 125
 trap 'rm -rf "$tmp"' EXIT
@@ -119,6 +166,13 @@ add_module() { # NAME [PARAMS]
 }
 add_module kvm "${GMEM_VM_KVM_PARAMS:-}"
 add_module kvm_amd "${GMEM_VM_KVM_AMD_PARAMS:-}"
+if [ "$iommu" = 1 ]; then
+	# The rebuilt vfio needs iommufd anyway; load it wherever the tree has it.
+	if grep -q '/iommufd\.ko' "$moddir/modules.dep"; then add_module iommufd; fi
+	add_module vfio
+	add_module vfio_iommu_type1
+	add_module vfio_pci
+fi
 for m in ${GMEM_VM_MODULES:-}; do add_module "$m"; done
 
 # --- the test directory, extra files, and shared libraries ---------------------
@@ -163,6 +217,10 @@ nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 	printf 'NONCE=%s\n' "$nonce"
 	printf 'WORKDIR=%s\n' "$(quote "$workdir")"
 	printf 'LIBPATH=%s\n' "$(quote "$libpath")"
+	printf 'IOMMU=%s\n' "$iommu"
+	printf 'HOST_PRIVATE=%s\n' "$(quote "$host_private")"
+	printf 'HOST_IOMMUFD=%s\n' "$(quote "$host_iommufd")"
+	printf 'REBUILT=%s\n' "$(quote "$rebuilt")"
 } >"$root/etc/gmem-vm.conf"
 
 cat >"$root/init" <<'EOF'
@@ -179,11 +237,15 @@ mount -t tmpfs tmpfs /dev/shm
 . /etc/gmem-vm.conf
 stty -F /dev/console -onlcr 2>/dev/null
 
+: >/tmp/insmod-failed
 while read -r ko params; do
 	# shellcheck disable=SC2086
 	ko=${ko##*/}
 	ko=${ko%.ko*}.ko
-	insmod "/mods/$ko" $params || echo "gmem-vm: warning: insmod $ko $params failed"
+	if ! err=$(insmod "/mods/$ko" $params 2>&1); then
+		echo "gmem-vm: warning: insmod $ko $params failed: $err"
+		echo "${ko%.ko} $err" >>/tmp/insmod-failed
+	fi
 done </etc/gmem-modules
 if [ -c /dev/kvm ]; then
 	chmod 666 /dev/kvm
@@ -193,7 +255,92 @@ else
 	echo "gmem-vm: warning: no /dev/kvm; kernel log:"
 	dmesg | grep -i -E 'kvm|svm' | sed 's/^/gmem-vm:   /'
 fi
+insmod_error() { # MODULE: why it failed to load, if it did
+	grep "^$1 " /tmp/insmod-failed | head -n 1 | cut -d' ' -f2-
+}
 
+# What this machine offers, for tests to read (see run-in-vm.sh's header).
+# The host says what was built; here each claim is checked.
+if [ ! -c /dev/kvm ]; then
+	e=$(insmod_error kvm)$(insmod_error kvm_amd)
+	private="no (/dev/kvm is missing: ${e:-kvm or kvm_amd did not load})"
+elif [ "$HOST_PRIVATE" = "yes (stock kernel)" ]; then
+	private=yes	# a future Debian kernel with the option set
+elif [ "$HOST_PRIVATE" != yes ]; then
+	private=$HOST_PRIVATE
+elif grep -q E /sys/module/kvm/taint 2>/dev/null; then
+	private=yes	# E: unsigned module, i.e. the rebuilt kvm.ko is the one loaded
+else
+	private="no (the loaded kvm.ko is not the rebuilt one)"
+fi
+edu=
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/vendor" 2>/dev/null)" = 0x1234 ] && [ "$(cat "$d/device" 2>/dev/null)" = 0x11e8 ] &&
+		edu=${d##*/} && break
+done
+edu_group= edu_cdev=
+if [ "$IOMMU" != 1 ]; then
+	iommu="no (machine without IOMMU: GMEM_VM_IOMMU=0)"
+	vfio="no (machine without IOMMU: GMEM_VM_IOMMU=0)"
+	iommufd="no (machine without IOMMU: GMEM_VM_IOMMU=0)"
+	edu="no (machine without IOMMU: GMEM_VM_IOMMU=0)"
+else
+	if ls /sys/class/iommu 2>/dev/null | grep -q dmar; then
+		iommu=intel-iommu
+	else
+		iommu="no (intel-iommu did not come up: $(dmesg | grep -i -m1 -E 'DMAR|IOMMU' || echo 'no DMAR lines in dmesg'))"
+	fi
+	if [ -c /dev/vfio/vfio ] && [ -d /sys/module/vfio_iommu_type1 ]; then
+		vfio=type1
+	else
+		e=$(insmod_error vfio_iommu_type1)$(insmod_error vfio)
+		vfio="no (${e:-/dev/vfio/vfio or vfio_iommu_type1 missing})"
+	fi
+	if [ "$HOST_IOMMUFD" != yes ] && [ "$HOST_IOMMUFD" != "yes (stock kernel)" ]; then
+		iommufd=$HOST_IOMMUFD
+	elif [ -c /dev/iommu ]; then
+		iommufd=yes
+	else
+		e=$(insmod_error iommufd)
+		iommufd="no (${e:-/dev/iommu is missing})"
+	fi
+	if [ -z "$edu" ]; then
+		edu="no (no 1234:11e8 PCI device)"
+	elif [ ! -d /sys/bus/pci/drivers/vfio-pci ]; then
+		edu="no (vfio-pci did not load; edu is at $edu)"
+	else
+		# driver_override makes vfio-pci (which has no ID table) take it.
+		echo vfio-pci >"/sys/bus/pci/devices/$edu/driver_override"
+		echo "$edu" >/sys/bus/pci/drivers_probe 2>/dev/null
+		drv=$(readlink "/sys/bus/pci/devices/$edu/driver" 2>/dev/null)
+		g=$(readlink "/sys/bus/pci/devices/$edu/iommu_group" 2>/dev/null)
+		if [ "${drv##*/}" != vfio-pci ]; then
+			edu="no (binding edu $edu to vfio-pci failed: driver is '${drv##*/}')"
+		else
+			[ -z "$g" ] || [ ! -c "/dev/vfio/${g##*/}" ] || edu_group=/dev/vfio/${g##*/}
+			for c in "/sys/bus/pci/devices/$edu"/vfio-dev/vfio*; do
+				[ -c "/dev/vfio/devices/${c##*/}" ] && edu_cdev=/dev/vfio/devices/${c##*/}
+			done
+		fi
+	fi
+fi
+{
+	echo "kernel=$(uname -r)"
+	echo "modules=$REBUILT"
+	echo "private=$private"
+	echo "iommu=$iommu"
+	echo "vfio=$vfio"
+	echo "iommufd=$iommufd"
+	echo "edu=$edu"
+	[ -z "$edu_group" ] || echo "edu_group=$edu_group"
+	[ -z "$edu_cdev" ] || echo "edu_cdev=$edu_cdev"
+} >/etc/gmem-vm-features
+export GMEM_VM_FEATURES=/etc/gmem-vm-features
+echo "gmem-vm: features: $(grep -v -e '^kernel=' -e '^edu_' /etc/gmem-vm-features | tr '\n' ' ')"
+
+# Keep kernel errors (e.g. DMAR faults a DMA test provokes) off the console,
+# which carries the command's output; warnings are collected below.
+dmesg -n 3
 kmsg_before=$(dmesg | wc -l)
 [ -n "$LIBPATH" ] && export LD_LIBRARY_PATH="$LIBPATH"
 export PATH="/bin:$WORKDIR"
@@ -213,7 +360,19 @@ chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet) >"$tmp/initrd.cpio" || exit 125
 
 # --- boot ----------------------------------------------------------------------
-append="console=ttyS0 loglevel=1 quiet panic=-1 rdinit=/init mitigations=off ${GMEM_VM_APPEND:-}"
+append="console=ttyS0 loglevel=1 quiet panic=-1 rdinit=/init mitigations=off"
+machine=
+if [ "$iommu" = 1 ]; then
+	# intel-iommu comes first so it sees the devices created after it;
+	# interrupt remapping on, or VFIO_SET_IOMMU refuses (unsafe interrupts).
+	# max-ram-below-4g=1G: q35 otherwise keeps 2 GiB below 4 GiB, the
+	# initramfs lands at its top, and node 0 has no free aligned 1 GiB for
+	# a boot-time gigantic page (it then goes to node 1, unlike on pc).
+	q35opts=${GMEM_VM_Q35_OPTS-max-ram-below-4g=1G}
+	machine="-M q35${q35opts:+,$q35opts} -device intel-iommu,intremap=on -device edu"
+	append="$append intel_iommu=on"
+fi
+append="$append ${GMEM_VM_APPEND:-}"
 status_file=$tmp/status
 begun_file=$tmp/begun
 mkfifo "$tmp/console"
@@ -239,7 +398,7 @@ boot_vm() {
 		-m "${GMEM_VM_MEM:-2G}" -smp "${GMEM_VM_SMP:-2}" \
 		-monitor none -serial stdio -no-reboot \
 		-kernel "$kernel" -initrd "$tmp/initrd.cpio" -append "$append" \
-		${GMEM_VM_QEMU_ARGS:-} </dev/null >"$tmp/console" 2>"$tmp/qemu.err" &
+		$machine ${GMEM_VM_QEMU_ARGS:-} </dev/null >"$tmp/console" 2>"$tmp/qemu.err" &
 	qpid=$!
 	awk -v nonce="$nonce" -v status_file="$status_file" -v begun_file="$begun_file" \
 		-v verbose="${GMEM_VM_VERBOSE:-0}" -v bootlog="$tmp/boot.log" '

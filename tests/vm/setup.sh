@@ -1,5 +1,5 @@
 #!/bin/bash
-# setup.sh - idempotently install QEMU/busybox and unpack a Debian kernel (with kvm_amd) for run-in-vm.sh.
+# setup.sh - idempotently install QEMU/busybox, unpack a Debian kernel (with kvm_amd) and build its extra modules for run-in-vm.sh.
 #
 # The kernel is downloaded with apt-get and unpacked into a cache, not
 # installed, so no initramfs/bootloader hooks run on this host.
@@ -17,6 +17,8 @@
 #   GMEM_VM_MIRROR      Debian mirror for private lists (default: the one the
 #                       host's apt already uses for its own suite)
 #   GMEM_VM_REFRESH=1   re-resolve the kernel even if one is cached
+# Then build-modules.sh builds (once, cached) kvm with private memory and
+# iommufd for that kernel; see its header for its knobs.
 # If the requested suite cannot be fetched, falls back to the host's suite.
 set -eu
 
@@ -55,7 +57,17 @@ kernel_ok() { # SUITE
 		ls "$d"/lib/modules/*/modules.dep >/dev/null 2>&1
 }
 
+here=$(cd "$(dirname "$0")" && pwd -P)
+
+# The kernel's modules rebuilt with private memory and iommufd (cached; a
+# failure is recorded there with its reason, see build-modules.sh).
+build_modules() {
+	GMEM_VM_KERNEL=$SUITE GMEM_VM_CACHE=$CACHE "$here/build-modules.sh" ||
+		{ log "build-modules.sh failed unexpectedly; see its messages above"; exit 1; }
+}
+
 if [ -z "$missing" ] && [ "${GMEM_VM_REFRESH:-0}" != 1 ] && kernel_ok "$SUITE"; then
+	build_modules
 	log "nothing to do (kernel: $(readlink "$CACHE/$SUITE"))"
 	exit 0
 fi
@@ -166,4 +178,6 @@ if ! fetch_kernel "$SUITE"; then
 	fi
 	log "warning: could not fetch a kernel from $SUITE; falling back to $HOST_SUITE"
 	fetch_kernel "$HOST_SUITE" || { log "could not fetch a kernel"; exit 1; }
+	SUITE=$HOST_SUITE
 fi
+build_modules
