@@ -265,6 +265,8 @@ GMEM_API int gmem_bind(struct gmem_vm *vm, struct gmem_file *file,
 			__atomic_add_fetch(&f->bindings, 1, __ATOMIC_RELAXED);
 		}
 	}
+	/* Device processes following this VM get the new range. */
+	gmem_vm_notify_bound(vm, b);
 	pthread_mutex_unlock(&vm->lock);
 	*out = b;
 	return 0;

@@ -234,6 +234,7 @@ struct gmem_vm {
 	struct gmem_extents private_map;
 	gmem_conversion_fn convert_fn;	/* NULL: gmem_convert */
 	void *convert_opaque;
+	struct gmem_vm_listener *listeners;	/* watch.c, under lock */
 	uint32_t id;			/* for stats: GmemVm<id> */
 	struct gmem_vm *reg_next;	/* registry.c */
 };
@@ -324,6 +325,24 @@ struct gmem_watch {
 
 /* Start watching b's shared side (fills the range fields of w). */
 int gmem_watch_add(struct gmem_binding *b, struct gmem_watch *w);
+/* The same, with vm->lock already held (from a listener's bound()). */
+int gmem_watch_add_locked(struct gmem_binding *b, struct gmem_watch *w);
+
+/*
+ * Something that follows every binding of a VM (a device process's memory
+ * table): bound() runs under vm->lock for each binding there is when it
+ * starts listening, and for each new one once its memslot exists.
+ * Bindings that end tell it through their watches' detach().
+ */
+struct gmem_vm_listener {
+	void (*bound)(struct gmem_vm_listener *l, struct gmem_binding *b);
+	struct gmem_vm_listener *next;
+};
+
+void gmem_vm_listen(struct gmem_vm *vm, struct gmem_vm_listener *l);
+void gmem_vm_unlisten(struct gmem_vm *vm, struct gmem_vm_listener *l);
+/* bind.c calls this under vm->lock for a new binding. */
+void gmem_vm_notify_bound(struct gmem_vm *vm, struct gmem_binding *b);
 /* Stop (a no-op if the binding's end already removed it). */
 void gmem_watch_remove(struct gmem_watch *w);
 /* Under f->range_lock: tell every watch of [off, off + len). */

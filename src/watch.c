@@ -9,21 +9,16 @@
 
 #include "internal.h"
 
-int gmem_watch_add(struct gmem_binding *b, struct gmem_watch *w)
+int gmem_watch_add_locked(struct gmem_binding *b, struct gmem_watch *w)
 {
 	struct gmem_vm *vm = b->vm;
-	struct gmem_file *f;
-	int ret = 0;
+	struct gmem_file *f = b->file;
 
-	pthread_mutex_lock(&vm->lock);
-	f = b->file;
-	if (!b->attached || !f) {
-		ret = gmem_fail(b->attached ? EINVAL : ENOTCONN, "binding at "
-				"0x%llx has %s", (unsigned long long)b->gpa,
-				b->attached ? "no shared side for a device to use"
-					    : "ended: its VM was closed");
-		goto unlock;
-	}
+	if (!b->attached || !f)
+		return gmem_fail(b->attached ? EINVAL : ENOTCONN, "binding at "
+				 "0x%llx has %s", (unsigned long long)b->gpa,
+				 b->attached ? "no shared side for a device to "
+					       "use" : "ended");
 	w->binding = b;
 	w->vm = vm;
 	w->detached = false;
@@ -41,9 +36,45 @@ int gmem_watch_add(struct gmem_binding *b, struct gmem_watch *w)
 	pthread_mutex_unlock(&f->range_lock);
 	w->binding_next = b->watches;
 	b->watches = w;
-unlock:
-	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+int gmem_watch_add(struct gmem_binding *b, struct gmem_watch *w)
+{
+	int ret;
+
+	pthread_mutex_lock(&b->vm->lock);
+	ret = gmem_watch_add_locked(b, w);
+	pthread_mutex_unlock(&b->vm->lock);
 	return ret;
+}
+
+void gmem_vm_listen(struct gmem_vm *vm, struct gmem_vm_listener *l)
+{
+	pthread_mutex_lock(&vm->lock);
+	l->next = vm->listeners;
+	vm->listeners = l;
+	for (struct gmem_binding *b = vm->bindings; b; b = b->next)
+		l->bound(l, b);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void gmem_vm_unlisten(struct gmem_vm *vm, struct gmem_vm_listener *l)
+{
+	struct gmem_vm_listener **pp;
+
+	pthread_mutex_lock(&vm->lock);
+	for (pp = &vm->listeners; *pp && *pp != l; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = l->next;
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void gmem_vm_notify_bound(struct gmem_vm *vm, struct gmem_binding *b)
+{
+	for (struct gmem_vm_listener *l = vm->listeners; l; l = l->next)
+		l->bound(l, b);
 }
 
 /* Under f->range_lock: unlink w from its file. */
