@@ -103,19 +103,50 @@ static int check_bind_args(const struct gmem_vm *vm, const struct sides *s,
 	return 0;
 }
 
+/* The memslots given to the library, as a bitmap. */
 static bool slot_used(const struct gmem_vm *vm, uint32_t slot)
 {
-	for (const struct gmem_binding *b = vm->bindings; b; b = b->next)
-		if (b->slot == slot)
-			return true;
+	uint32_t i = slot - vm->slot_first;
+
+	return (vm->slots_used[i / 64] >> (i % 64)) & 1;
+}
+
+static void slot_mark(struct gmem_vm *vm, uint32_t slot, bool used)
+{
+	uint32_t i = slot - vm->slot_first;
+
+	if (used)
+		vm->slots_used[i / 64] |= 1ULL << (i % 64);
+	else
+		vm->slots_used[i / 64] &= ~(1ULL << (i % 64));
+}
+
+/* A free slot, looking a word at a time from where the last one was found. */
+static bool slot_find_free(struct gmem_vm *vm, uint32_t *slot)
+{
+	uint32_t words = (vm->slot_count + 63) / 64;
+
+	for (uint32_t n = 0; n <= words; n++) {
+		uint32_t w = (vm->slot_hint / 64 + n) % words;
+		uint64_t free_bits = ~vm->slots_used[w];
+		uint32_t i;
+
+		if (!free_bits)
+			continue;
+		i = w * 64 + (uint32_t)__builtin_ctzll(free_bits);
+		if (i >= vm->slot_count)
+			continue;
+		vm->slot_hint = i;
+		*slot = vm->slot_first + i;
+		return true;
+	}
 	return false;
 }
 
 /* The guest_memfd KVM sees in a memslot, and where in it (NULL: none). */
-static const struct gmem_file *kvm_gmem(const struct gmem_file *shared,
-					uint64_t shared_off,
-					const struct gmem_file *private,
-					uint64_t private_off, uint64_t *off)
+static struct gmem_file *kvm_gmem(struct gmem_file *shared, uint64_t shared_off,
+				  struct gmem_file *private,
+				  uint64_t private_off, uint64_t *off)
 {
 	if (private) {
 		*off = private_off;
@@ -125,57 +156,73 @@ static const struct gmem_file *kvm_gmem(const struct gmem_file *shared,
 	return shared && shared->owner ? shared : NULL;
 }
 
-/* Under vm->lock: pick or check the slot, and reject overlaps. */
-static int place(struct gmem_vm *vm, const struct sides *s,
-		 const struct gmem_bind_args *a, uint32_t *slot)
+/*
+ * Under vm->lock: pick or check the slot, reject overlaps, and put b in
+ * the indexes (taken out again by unplace() if KVM then refuses).
+ */
+static int place(struct gmem_vm *vm, struct gmem_binding *b,
+		 const struct gmem_bind_args *a)
 {
-	uint64_t goff, boff;
-	const struct gmem_file *g = kvm_gmem(s->shared, s->shared_off,
-					     s->private, s->private_off, &goff);
+	struct gmem_interval *hit;
+	struct gmem_binding *other;
+	uint64_t goff;
 
-	for (const struct gmem_binding *b = vm->bindings; b; b = b->next) {
-		const struct gmem_file *bg = kvm_gmem(b->file, b->offset,
-						      b->private_file,
-						      b->private_offset, &boff);
-
-		/*
-		 * KVM binds each byte of a guest_memfd to one memslot at most
-		 * (its VM is the only one it can be bound in, so looking in
-		 * this VM finds every binding of the file).
-		 */
-		if (g && g == bg && goff < boff + b->length &&
-		    boff < goff + a->length)
-			return gmem_fail(EEXIST, "bind: guest_memfd range "
-					 "0x%llx+0x%llx is already bound at slot "
-					 "%u; KVM maps each byte of a guest_memfd "
-					 "through one memslot only",
-					 (unsigned long long)goff,
-					 (unsigned long long)a->length, b->slot);
-		if (a->gpa < b->gpa + b->length && b->gpa < a->gpa + a->length)
-			return gmem_fail(EEXIST, "bind: guest range "
-					 "0x%llx+0x%llx overlaps slot %u at "
-					 "0x%llx+0x%llx",
-					 (unsigned long long)a->gpa,
-					 (unsigned long long)a->length, b->slot,
-					 (unsigned long long)b->gpa,
-					 (unsigned long long)b->length);
+	b->kvm_gmem = kvm_gmem(b->file, b->offset, b->private_file,
+			       b->private_offset, &goff);
+	/*
+	 * KVM binds each byte of a guest_memfd to one memslot at most (its
+	 * VM is the only one it can be bound in, so this VM's index of the
+	 * file's bound ranges is all of them).
+	 */
+	if (b->kvm_gmem &&
+	    (hit = gmem_intervals_find(&b->kvm_gmem->kvm_bound, goff,
+				       goff + b->length))) {
+		other = hit->value;
+		return gmem_fail(EEXIST, "bind: guest_memfd range "
+				 "0x%llx+0x%llx is already bound at slot %u; "
+				 "KVM maps each byte of a guest_memfd through "
+				 "one memslot only", (unsigned long long)goff,
+				 (unsigned long long)b->length, other->slot);
+	}
+	hit = gmem_intervals_find(&vm->by_gpa, b->gpa, b->gpa + b->length);
+	if (hit) {
+		other = hit->value;
+		return gmem_fail(EEXIST, "bind: guest range 0x%llx+0x%llx "
+				 "overlaps slot %u at 0x%llx+0x%llx",
+				 (unsigned long long)b->gpa,
+				 (unsigned long long)b->length, other->slot,
+				 (unsigned long long)other->gpa,
+				 (unsigned long long)other->length);
 	}
 	if (a->slot != GMEM_SLOT_ANY) {
 		if (slot_used(vm, (uint32_t)a->slot))
 			return gmem_fail(EBUSY, "bind: slot %d is already "
 					 "bound", a->slot);
-		*slot = (uint32_t)a->slot;
-		return 0;
+		b->slot = (uint32_t)a->slot;
+	} else if (!slot_find_free(vm, &b->slot)) {
+		return gmem_fail(ENOSPC, "bind: all %u slots given to the "
+				 "library are in use", vm->slot_count);
 	}
-	for (uint32_t n = vm->slot_first; n - vm->slot_first < vm->slot_count;
-	     n++) {
-		if (!slot_used(vm, n)) {
-			*slot = n;
-			return 0;
-		}
+	b->gpa_range = (struct gmem_interval){ b->gpa, b->gpa + b->length, b };
+	b->gmem_range = (struct gmem_interval){ goff, goff + b->length, b };
+	if (gmem_intervals_insert(&vm->by_gpa, &b->gpa_range) < 0)
+		return gmem_fail(ENOMEM, "bind: out of memory for the index");
+	if (b->kvm_gmem &&
+	    gmem_intervals_insert(&b->kvm_gmem->kvm_bound, &b->gmem_range) < 0) {
+		gmem_intervals_remove(&vm->by_gpa, &b->gpa_range);
+		return gmem_fail(ENOMEM, "bind: out of memory for the index");
 	}
-	return gmem_fail(ENOSPC, "bind: all %u slots given to the library "
-			 "are in use", vm->slot_count);
+	slot_mark(vm, b->slot, true);
+	return 0;
+}
+
+/* Under vm->lock: the inverse of place(). */
+static void unplace(struct gmem_vm *vm, struct gmem_binding *b)
+{
+	gmem_intervals_remove(&vm->by_gpa, &b->gpa_range);
+	if (b->kvm_gmem)
+		gmem_intervals_remove(&b->kvm_gmem->kvm_bound, &b->gmem_range);
+	slot_mark(vm, b->slot, false);
 }
 
 /*
@@ -199,14 +246,25 @@ static void binding_memslot(const struct gmem_binding *b,
 					   r);
 }
 
-static void insert_sorted(struct gmem_vm *vm, struct gmem_binding *nb)
+/* Under vm->lock: onto the list every walk of the VM's bindings uses. */
+static void link_binding(struct gmem_vm *vm, struct gmem_binding *b)
 {
-	struct gmem_binding **pp = &vm->bindings;
+	b->prev = NULL;
+	b->next = vm->bindings;
+	if (vm->bindings)
+		vm->bindings->prev = b;
+	vm->bindings = b;
+}
 
-	while (*pp && (*pp)->gpa < nb->gpa)
-		pp = &(*pp)->next;
-	nb->next = *pp;
-	*pp = nb;
+static void unlink_binding(struct gmem_vm *vm, struct gmem_binding *b)
+{
+	if (b->prev)
+		b->prev->next = b->next;
+	else
+		vm->bindings = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	b->next = b->prev = NULL;
 }
 
 GMEM_API int gmem_bind(struct gmem_vm *vm, struct gmem_file *file,
@@ -247,15 +305,17 @@ GMEM_API int gmem_bind(struct gmem_vm *vm, struct gmem_file *file,
 		ret = gmem_fail(ESHUTDOWN, "bind: the VM is closed");
 		goto unlock;
 	}
-	ret = place(vm, &s, args, &b->slot);
+	ret = place(vm, b, args);
 	if (ret < 0)
 		goto unlock;
 	binding_memslot(b, &r);
 	ret = gmem_vm_set_memslot(vm, &r);
-	if (ret < 0)
+	if (ret < 0) {
+		unplace(vm, b);
 		goto unlock;
+	}
 	b->attached = true;
-	insert_sorted(vm, b);
+	link_binding(vm, b);
 	gmem_vm_get(vm);
 	for (int i = 0; i < 2; i++) {
 		struct gmem_file *f = i ? b->private_file : b->file;
@@ -281,7 +341,6 @@ int gmem_binding_detach(struct gmem_binding *b, struct gmem_file *files_out[2])
 {
 	struct gmem_kvm_userspace_memory_region2 r = { .slot = b->slot };
 	struct gmem_vm *vm = b->vm;
-	struct gmem_binding **pp;
 	int ret;
 
 	/* Size 0 deletes.  If KVM refuses, everything stays as it was. */
@@ -290,10 +349,8 @@ int gmem_binding_detach(struct gmem_binding *b, struct gmem_file *files_out[2])
 		return ret;
 	/* Devices let go too; the files still hold the pages meanwhile. */
 	gmem_binding_unwatch_all(b);
-	for (pp = &vm->bindings; *pp != b; pp = &(*pp)->next)
-		;
-	*pp = b->next;
-	b->next = NULL;
+	unplace(vm, b);
+	unlink_binding(vm, b);
 	b->attached = false;
 	files_out[0] = b->file;
 	files_out[1] = b->private_file;
@@ -309,32 +366,34 @@ int gmem_binding_detach(struct gmem_binding *b, struct gmem_file *files_out[2])
 struct gmem_binding *gmem_binding_covering(struct gmem_vm *vm, uint64_t gpa,
 					   uint64_t len, int *err)
 {
-	for (struct gmem_binding *b = vm->bindings; b; b = b->next) {
-		if (gpa >= b->gpa + b->length)
-			continue;
-		if (gpa < b->gpa)
-			break;
-		if (gpa + len <= b->gpa + b->length)
-			return b;
-		if (b->next && b->next->gpa == b->gpa + b->length)
-			*err = gmem_fail(ERANGE, "guest range 0x%llx+0x%llx "
-					 "crosses from slot %u into slot %u; "
-					 "one call covers one binding",
-					 (unsigned long long)gpa,
-					 (unsigned long long)len, b->slot,
-					 b->next->slot);
-		else
-			*err = gmem_fail(ERANGE, "guest range 0x%llx+0x%llx "
-					 "runs past the end of slot %u at "
-					 "0x%llx into memory nothing is bound "
-					 "to", (unsigned long long)gpa,
-					 (unsigned long long)len, b->slot,
-					 (unsigned long long)(b->gpa +
-							      b->length));
+	struct gmem_interval *hit = gmem_intervals_find(&vm->by_gpa, gpa,
+							 gpa + 1);
+	struct gmem_binding *b, *next;
+	uint64_t end;
+
+	if (!hit) {
+		*err = gmem_fail(ENOENT, "guest address 0x%llx is not bound to "
+				 "any memory of this VM",
+				 (unsigned long long)gpa);
 		return NULL;
 	}
-	*err = gmem_fail(ENOENT, "guest address 0x%llx is not bound to any "
-			 "memory of this VM", (unsigned long long)gpa);
+	b = hit->value;
+	end = b->gpa + b->length;
+	if (gpa + len <= end)
+		return b;
+	hit = gmem_intervals_find(&vm->by_gpa, end, end + 1);
+	next = hit ? hit->value : NULL;
+	if (next)
+		*err = gmem_fail(ERANGE, "guest range 0x%llx+0x%llx crosses "
+				 "from slot %u into slot %u; one call covers one "
+				 "binding", (unsigned long long)gpa,
+				 (unsigned long long)len, b->slot, next->slot);
+	else
+		*err = gmem_fail(ERANGE, "guest range 0x%llx+0x%llx runs past "
+				 "the end of slot %u at 0x%llx into memory "
+				 "nothing is bound to", (unsigned long long)gpa,
+				 (unsigned long long)len, b->slot,
+				 (unsigned long long)end);
 	return NULL;
 }
 

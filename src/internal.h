@@ -93,6 +93,25 @@ uint64_t gmem_extents_covered(const struct gmem_extents *x, uint64_t start,
 			      uint64_t end);
 void gmem_extents_free(struct gmem_extents *x);
 
+/* ---- intervals.c: disjoint ranges found in O(log n) ---- */
+
+struct gmem_interval {
+	uint64_t start;
+	uint64_t end;			/* exclusive */
+	void *value;
+};
+
+struct gmem_intervals {
+	void *root;			/* tsearch's */
+};
+
+/* An indexed range overlapping [start, end), or NULL. */
+struct gmem_interval *gmem_intervals_find(const struct gmem_intervals *ix,
+					  uint64_t start, uint64_t end);
+/* -EEXIST if iv overlaps one already there, -ENOMEM; else 0. */
+int gmem_intervals_insert(struct gmem_intervals *ix, struct gmem_interval *iv);
+void gmem_intervals_remove(struct gmem_intervals *ix, struct gmem_interval *iv);
+
 /* ---- backends ---- */
 
 /* What the kernel says a file holds (backend usage op). */
@@ -225,7 +244,10 @@ struct gmem_vm {
 	uint32_t type;			/* enum gmem_vm_type */
 	unsigned int slot_first;
 	unsigned int slot_count;
-	struct gmem_binding *bindings;	/* sorted by gpa */
+	uint64_t *slots_used;		/* bitmap of slot_count bits */
+	unsigned int slot_hint;		/* where to start looking for a free one */
+	struct gmem_binding *bindings;	/* every binding, for walks */
+	struct gmem_intervals by_gpa;	/* bindings by guest range */
 	/*
 	 * Guest ranges KVM has as private (it has no query): convert.c.
 	 * Under attr_lock, which devices (watch.c) take to read it.
@@ -269,6 +291,8 @@ struct gmem_file {
 	uint64_t populate_calls;
 	uint64_t discard_calls;
 	uint32_t bindings;		/* atomic */
+	/* guest_memfd: its ranges bound to a memslot, under owner->lock. */
+	struct gmem_intervals kvm_bound;
 	/* Devices using this file's pages (watch.c), under lock. */
 	struct gmem_watch *watches;
 
@@ -287,6 +311,10 @@ struct gmem_binding {
 	uint64_t length;
 	uint64_t gpa;
 	struct gmem_binding *next;	/* vm->bindings, under vm->lock */
+	struct gmem_binding *prev;
+	struct gmem_interval gpa_range;	/* in vm->by_gpa */
+	struct gmem_interval gmem_range;	/* in kvm_gmem's kvm_bound, if any */
+	struct gmem_file *kvm_gmem;	/* the guest_memfd KVM sees, or NULL */
 	struct gmem_watch *watches;	/* devices on it, under vm->lock */
 };
 

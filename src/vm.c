@@ -37,6 +37,11 @@ static int vm_alloc(int fd, bool owns_fd, uint32_t type, unsigned int first,
 
 	if (!vm)
 		return gmem_fail(ENOMEM, "out of memory for a VM handle");
+	vm->slots_used = calloc((count + 63) / 64, sizeof(uint64_t));
+	if (!vm->slots_used) {
+		free(vm);
+		return gmem_fail(ENOMEM, "out of memory for a VM handle");
+	}
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->attr_lock, NULL);
 	vm->refs = 1;
@@ -184,6 +189,7 @@ void gmem_vm_put(struct gmem_vm *vm)
 	gmem_extents_free(&vm->private_map);
 	pthread_mutex_destroy(&vm->attr_lock);
 	pthread_mutex_destroy(&vm->lock);
+	free(vm->slots_used);
 	free(vm);
 }
 
