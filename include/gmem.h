@@ -294,14 +294,58 @@ int gmem_binding_slot(const struct gmem_binding *binding);
 /* ---- range operations --------------------------------------------------- */
 
 /*
- * Allocate [offset, offset + length) ahead of the guest.  Ranges are in
- * backend pages.  The work goes in bounded chunks: a failure keeps (and
- * accounts) every chunk that succeeded, and a signal only restarts the
- * chunk it interrupted.  Before each chunk the room left in this thread's
- * memory cgroup (or the hugetlb pool and its cgroup) is checked, so a limit
- * gives -ENOMEM with the numbers rather than the cgroup's OOM killer.
+ * Make [offset, offset + length) ready ahead of the guest: allocated and
+ * zeroed, so its first touch costs no allocation, using every online CPU.
+ * Ranges are in backend pages.  The work goes in bounded pieces: a failure
+ * keeps (and accounts) every piece that succeeded, and a signal only
+ * restarts the piece it interrupted.  Before each piece the room left in
+ * this thread's memory cgroup (or the hugetlb pool and its cgroup) is
+ * checked, so a limit gives -ENOMEM with the numbers rather than the
+ * cgroup's OOM killer.  Each thread keeps the range's NUMA policy.
  */
 int gmem_populate(struct gmem_file *file, uint64_t offset, uint64_t length);
+
+/*
+ * Allocate only: pages are zeroed when first touched (cheaper now, and the
+ * host maps nothing; the first touch then pays the zeroing).
+ */
+#define GMEM_POPULATE_NO_ZERO	(1U << 0)
+#define GMEM_POPULATE_FLAGS_ALL	GMEM_POPULATE_NO_ZERO
+
+struct gmem_populate_args {
+	uint32_t threads;		/* 0: one per online CPU; at most 64 */
+	uint32_t flags;			/* GMEM_POPULATE_* */
+	uint64_t reserved[3];
+};
+
+/* gmem_populate() with a choice of threads and method. */
+int gmem_populate_with(struct gmem_file *file, uint64_t offset,
+		       uint64_t length, const struct gmem_populate_args *args);
+
+/*
+ * The same in the background, while the guest already runs: its first
+ * touches are served whether the job has reached them or not.  The job
+ * holds the file.  Poll returns 1 once finished (0 before) with the bytes
+ * done so far; its fd turns readable when it finishes; cancel stops it
+ * after the pieces under way; wait returns its result (-ECANCELED after
+ * a cancel, or the first error, with the reason) and releases it.
+ */
+struct gmem_populate_job;
+
+int gmem_populate_start(struct gmem_file *file, uint64_t offset,
+			uint64_t length, const struct gmem_populate_args *args,
+			struct gmem_populate_job **out);
+int gmem_populate_poll(struct gmem_populate_job *job, uint64_t *done);
+int gmem_populate_fd(struct gmem_populate_job *job);
+int gmem_populate_cancel(struct gmem_populate_job *job);
+int gmem_populate_wait(struct gmem_populate_job *job);
+
+/*
+ * Have KVM map [gpa, gpa + length) for the guest now (KVM_PRE_FAULT_MEMORY
+ * on a vCPU of vm, Linux 6.10+), so its first pass takes no faults.
+ */
+int gmem_prefault(struct gmem_vm *vm, int vcpu_fd, uint64_t gpa,
+		  uint64_t length);
 
 /*
  * Punch a hole: free the range.  When this returns, every guest bound to it

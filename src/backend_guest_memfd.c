@@ -228,6 +228,19 @@ static int gmfd_create(struct gmem_file *f, const struct gmem_file_args *a)
 	return 0;
 }
 
+/*
+ * Ready memory through the mapping where there is one (faults zero pages
+ * and run in parallel); private memory can only be allocated, and KVM
+ * zeroes it when the guest first uses it.
+ */
+static int gmfd_populate(struct gmem_file *f, uint64_t off, uint64_t len,
+			 bool zero)
+{
+	if (zero && f->map)
+		return gmem_madvise_populate(f, off, len);
+	return gmem_fallocate_populate(f, off, len);
+}
+
 static int gmfd_check_room(struct gmem_file *f, uint64_t off, uint64_t len)
 {
 	int64_t have = gmem_cache_bytes(f->fd, off, len);
@@ -288,7 +301,7 @@ const struct gmem_backend_ops gmem_backend_guest_memfd = {
 	.create = gmfd_create,
 	.destroy = gmem_unmap_and_close,
 	.populate_chunk = 64ULL << 20,
-	.populate = gmem_fallocate_populate,
+	.populate = gmfd_populate,
 	.discard = gmem_fallocate_punch,
 	.check_room = gmfd_check_room,
 	.resident_in = gmem_cache_resident_in,

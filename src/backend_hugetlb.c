@@ -148,14 +148,46 @@ static int huge_check_room(struct gmem_file *f, uint64_t off, uint64_t len)
 	return gmem_room_hugetlb(f->page_size, pages, "populate");
 }
 
+/*
+ * Huge pages are zeroed when allocated either way; faulting them through
+ * the mapping runs on every core (fallocate takes the inode lock), and
+ * leaves them mapped here, where mincore() can see them.
+ */
+static int huge_populate(struct gmem_file *f, uint64_t off, uint64_t len,
+			 bool zero)
+{
+	(void)zero;
+	return gmem_madvise_populate(f, off, len);
+}
+
+/* What a failed populate left: the pages mapped here, in whole pages. */
+static int huge_resident_in(struct gmem_file *f, uint64_t off, uint64_t len,
+			    struct gmem_extents *x)
+{
+	for (uint64_t p = off; p < off + len; p += f->page_size) {
+		int64_t mapped = gmem_mincore_bytes(f, p, f->page_size);
+		int ret;
+
+		if (mapped < 0)
+			return (int)mapped;
+		if (!mapped)
+			continue;
+		ret = gmem_extents_add(x, p, p + f->page_size,
+				       GMEM_NODE_UNKNOWN, NULL, NULL);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 static unsigned int huge_numa_reach(const struct gmem_file *f)
 {
 	(void)f;
 	/*
-	 * hugetlbfs keeps no policy in the file: mbind covers faults through
-	 * the mapping (the guest's, via KVM), but fallocate follows the thread.
+	 * hugetlbfs keeps no policy in the file, but mbind on the mapping
+	 * covers every fault through it: the guest's (via KVM) and populate's.
 	 */
-	return GMEM_REACH_FAULTS;
+	return GMEM_REACH_FAULTS | GMEM_REACH_POPULATE;
 }
 
 static int huge_check_bind(const struct gmem_file *f, uint64_t off,
@@ -172,15 +204,11 @@ const struct gmem_backend_ops gmem_backend_hugetlb = {
 	.page_size = huge_page_size,
 	.create = huge_create,
 	.destroy = gmem_unmap_and_close,
-	/*
-	 * One page at a time: a failed hugetlbfs fallocate keeps the pages
-	 * it got, and per page the books know exactly which.
-	 */
-	.populate_chunk = 0,
-	.populate = gmem_fallocate_populate,
+	.populate_chunk = 64ULL << 20,
+	.populate = huge_populate,
 	.discard = gmem_fallocate_punch,
 	.check_room = huge_check_room,
-	.resident_in = NULL,
+	.resident_in = huge_resident_in,
 	.usage = huge_usage,
 	.numa_reach = huge_numa_reach,
 	.fill_memslot = gmem_fill_memslot_from_map,

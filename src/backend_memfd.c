@@ -208,20 +208,30 @@ static int memfd_create_file(struct gmem_file *f, const struct gmem_file_args *a
 	return 0;
 }
 
-/*
- * fallocate allocates without a mapping, and so without the huge advice:
- * a THP file is populated by faulting through its mapping instead.
- */
-static int memfd_populate(struct gmem_file *f, uint64_t off, uint64_t len)
+int gmem_madvise_populate(struct gmem_file *f, uint64_t off, uint64_t len)
 {
-	if (!f->thp)
-		return gmem_fallocate_populate(f, off, len);
 	if (madvise((uint8_t *)f->map + off, len, MADV_POPULATE_WRITE) < 0)
-		return gmem_fail(errno, "populate: MADV_POPULATE_WRITE "
-				 "0x%llx+0x%llx on memfd: %s",
+		return gmem_fail(errno, "populate: madvise(MADV_POPULATE_WRITE) "
+				 "0x%llx+0x%llx on %s: %s",
 				 (unsigned long long)off,
-				 (unsigned long long)len, strerror(errno));
+				 (unsigned long long)len, f->ops->name,
+				 strerror(errno));
 	return 0;
+}
+
+/*
+ * Ready memory is faulted in through the mapping: shmem's fallocate
+ * leaves pages to be zeroed at first touch and serialises on the inode
+ * lock, while faults zero as they go and run on every core at once.  A
+ * THP file needs the mapping anyway: fallocate knows nothing of the huge
+ * advice.  Allocate-only is fallocate, the cheapest way to reserve.
+ */
+static int memfd_populate(struct gmem_file *f, uint64_t off, uint64_t len,
+			  bool zero)
+{
+	if ((zero || f->thp) && f->map)
+		return gmem_madvise_populate(f, off, len);
+	return gmem_fallocate_populate(f, off, len);
 }
 
 /* Bytes of the range the kernel does not hold yet. */

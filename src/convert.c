@@ -104,13 +104,15 @@ static int shared_side_invalidate(struct gmem_binding *b, uint64_t gpa,
 				  uint64_t len)
 {
 	struct gmem_file *f = b->file;
+	uint64_t off = b->offset + (gpa - b->gpa);
+	struct gmem_range_hold h;
 	int ret;
 
 	if (!f)
 		return 0;
-	pthread_mutex_lock(&f->range_lock);
-	ret = gmem_file_invalidate(f, b->offset + (gpa - b->gpa), len);
-	pthread_mutex_unlock(&f->range_lock);
+	gmem_range_lock(&f->ranges, &h, off, off + len);
+	ret = gmem_file_invalidate(f, off, len);
+	gmem_range_unlock(&f->ranges, &h);
 	return ret;
 }
 
@@ -118,12 +120,14 @@ static void shared_side_revalidate(struct gmem_binding *b, uint64_t gpa,
 				   uint64_t len)
 {
 	struct gmem_file *f = b->file;
+	uint64_t off = b->offset + (gpa - b->gpa);
+	struct gmem_range_hold h;
 
 	if (!f || !len)
 		return;
-	pthread_mutex_lock(&f->range_lock);
-	gmem_file_revalidate(f, b->offset + (gpa - b->gpa), len);
-	pthread_mutex_unlock(&f->range_lock);
+	gmem_range_lock(&f->ranges, &h, off, off + len);
+	gmem_file_revalidate(f, off, len);
+	gmem_range_unlock(&f->ranges, &h);
 }
 
 GMEM_API int gmem_convert(struct gmem_vm *vm, uint64_t gpa, uint64_t length,

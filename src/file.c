@@ -61,7 +61,7 @@ static void free_file(struct gmem_file *f)
 	gmem_account_free(f);
 	free(f->numa);
 	pthread_mutex_destroy(&f->lock);
-	pthread_mutex_destroy(&f->range_lock);
+	gmem_rangelock_destroy(&f->ranges);
 	free(f);
 }
 
@@ -82,7 +82,7 @@ GMEM_API int gmem_file_create(const struct gmem_file_args *args,
 	if (!f)
 		return gmem_fail(ENOMEM, "out of memory for a file handle");
 	pthread_mutex_init(&f->lock, NULL);
-	pthread_mutex_init(&f->range_lock, NULL);
+	gmem_rangelock_init(&f->ranges);
 	f->refs = 1;
 	f->ops = ops;
 	f->fd = -1;

@@ -93,6 +93,27 @@ uint64_t gmem_extents_covered(const struct gmem_extents *x, uint64_t start,
 			      uint64_t end);
 void gmem_extents_free(struct gmem_extents *x);
 
+/* ---- rangelock.c: locks on byte ranges of a file ---- */
+
+struct gmem_range_hold {
+	uint64_t start;
+	uint64_t end;
+	struct gmem_range_hold *next;
+};
+
+struct gmem_rangelock {
+	pthread_mutex_t lock;
+	pthread_cond_t released;
+	struct gmem_range_hold *held;	/* the holders' own storage */
+};
+
+void gmem_rangelock_init(struct gmem_rangelock *rl);
+void gmem_rangelock_destroy(struct gmem_rangelock *rl);
+/* Wait until no one holds a range overlapping [start, end); hold it in h. */
+void gmem_range_lock(struct gmem_rangelock *rl, struct gmem_range_hold *h,
+		     uint64_t start, uint64_t end);
+void gmem_range_unlock(struct gmem_rangelock *rl, struct gmem_range_hold *h);
+
 /* ---- intervals.c: disjoint ranges found in O(log n) ---- */
 
 struct gmem_interval {
@@ -143,10 +164,13 @@ struct gmem_backend_ops {
 	/* Largest piece gmem_populate hands to populate at once. */
 	uint64_t populate_chunk;
 	/*
-	 * Allocate one piece.  On failure the kernel may hold part of it:
-	 * the caller then asks resident_in (below) what it holds.
+	 * Allocate one piece, and with zero make it ready (zeroed, so the
+	 * first touch costs no allocation), the fastest way this kind of
+	 * file allows from several threads at once.  On failure the kernel
+	 * may hold part of it: the caller then asks resident_in (below).
 	 */
-	int (*populate)(struct gmem_file *f, uint64_t off, uint64_t len);
+	int (*populate)(struct gmem_file *f, uint64_t off, uint64_t len,
+			bool zero);
 	int (*discard)(struct gmem_file *f, uint64_t off, uint64_t len);
 	/* -ENOMEM with the numbers if populating [off, off+len) won't fit. */
 	int (*check_room)(struct gmem_file *f, uint64_t off, uint64_t len);
@@ -186,6 +210,8 @@ void gmem_unmap_and_close(struct gmem_file *f);
 int gmem_fallocate(struct gmem_file *f, int mode, uint64_t off, uint64_t len,
 		   const char *what);
 int gmem_fallocate_populate(struct gmem_file *f, uint64_t off, uint64_t len);
+/* MADV_POPULATE_WRITE through f->map: allocate, zero, map; in parallel. */
+int gmem_madvise_populate(struct gmem_file *f, uint64_t off, uint64_t len);
 int gmem_fallocate_punch(struct gmem_file *f, uint64_t off, uint64_t len);
 void gmem_fill_memslot_from_map(const struct gmem_file *f, uint64_t off,
 				struct gmem_kvm_userspace_memory_region2 *r);
@@ -203,6 +229,9 @@ int64_t gmem_mincore_bytes(const struct gmem_file *f, uint64_t off,
 /* room.c: is there room for an allocation? */
 int gmem_room_memcg(uint64_t need, const char *what);
 int gmem_room_hugetlb(uint64_t page_size, uint64_t pages, const char *what);
+
+/* discard.c: after a failed populate or discard, books from the kernel. */
+void gmem_resync_books(struct gmem_file *f, uint64_t off, uint64_t len);
 
 /* ---- numa.c ---- */
 
@@ -276,10 +305,12 @@ struct gmem_file {
 	char name[64];
 
 	/*
-	 * Serialises range operations (populate, discard, NUMA policy) across
-	 * the syscall and the books, so the books always match the kernel.
+	 * Serialises range operations (populate, discard, NUMA policy) on the
+	 * same pages across the syscall and the books, so the books always
+	 * match the kernel; pieces on different pages go in parallel.  The
+	 * whole file's range keeps the watch list still.
 	 */
-	pthread_mutex_t range_lock;
+	struct gmem_rangelock ranges;
 	/* Guards what follows; held only briefly, never over a syscall. */
 	pthread_mutex_t lock;
 	struct gmem_numa_range *numa;	/* policies by range, unsorted */
@@ -323,8 +354,9 @@ struct gmem_binding {
  * (an IOMMU mapping, a device process).  Before those pages go (discard)
  * or turn private, it is told to let go, and it may refuse, which stops
  * the discard or conversion with nothing changed; after populate or a
- * conversion back to shared it may take them again.  Called with the
- * file's range lock held, so a watch is never removed mid-call.
+ * conversion back to shared it may take them again.  Called holding that
+ * range of the file's range lock; adding and removing a watch takes the
+ * whole file's range, so a watch is never removed mid-call.
  */
 struct gmem_watch;
 
@@ -373,7 +405,7 @@ void gmem_vm_unlisten(struct gmem_vm *vm, struct gmem_vm_listener *l);
 void gmem_vm_notify_bound(struct gmem_vm *vm, struct gmem_binding *b);
 /* Stop (a no-op if the binding's end already removed it). */
 void gmem_watch_remove(struct gmem_watch *w);
-/* Under f->range_lock: tell every watch of [off, off + len). */
+/* Holding [off, off + len) of f->ranges: tell every watch of that range. */
 int gmem_file_invalidate(struct gmem_file *f, uint64_t off, uint64_t len);
 void gmem_file_revalidate(struct gmem_file *f, uint64_t off, uint64_t len);
 /* Under vm->lock: the binding is ending; tell and drop its watches. */

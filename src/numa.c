@@ -201,7 +201,7 @@ bool gmem_numa_stored_in_file(int fd, void *map, uint64_t page_size)
 	return stored;
 }
 
-/* Under f->range_lock: replace the policy of [off, off + len) in f's list. */
+/* Holding the range: replace the policy of [off, off + len) in f's list. */
 static int store_range(struct gmem_file *f, uint64_t off, uint64_t len,
 		       const struct gmem_numa_policy *p)
 {
@@ -238,6 +238,7 @@ GMEM_API int gmem_file_set_numa_policy(struct gmem_file *f, uint64_t off,
 				       uint64_t len,
 				       const struct gmem_numa_policy *p)
 {
+	struct gmem_range_hold hold;
 	bool any;
 	int ret;
 
@@ -250,7 +251,7 @@ GMEM_API int gmem_file_set_numa_policy(struct gmem_file *f, uint64_t off,
 	ret = gmem_numa_check(p);
 	if (ret < 0)
 		return ret;
-	pthread_mutex_lock(&f->range_lock);
+	gmem_range_lock(&f->ranges, &hold, off, off + len);
 	pthread_mutex_lock(&f->lock);
 	any = gmem_extents_covered(&f->populated, off, off + len) != 0;
 	pthread_mutex_unlock(&f->lock);
@@ -273,7 +274,7 @@ GMEM_API int gmem_file_set_numa_policy(struct gmem_file *f, uint64_t off,
 	}
 	ret = store_range(f, off, len, p);
 unlock:
-	pthread_mutex_unlock(&f->range_lock);
+	gmem_range_unlock(&f->ranges, &hold);
 	return ret;
 }
 

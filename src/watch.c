@@ -13,6 +13,7 @@ int gmem_watch_add_locked(struct gmem_binding *b, struct gmem_watch *w)
 {
 	struct gmem_vm *vm = b->vm;
 	struct gmem_file *f = b->file;
+	struct gmem_range_hold hold;
 
 	if (!b->attached || !f)
 		return gmem_fail(b->attached ? EINVAL : ENOTCONN, "binding at "
@@ -27,13 +28,13 @@ int gmem_watch_add_locked(struct gmem_binding *b, struct gmem_watch *w)
 	w->off = b->offset;
 	w->len = b->length;
 	w->gpa = b->gpa;
-	/* The range lock keeps discards out while the watch joins. */
-	pthread_mutex_lock(&f->range_lock);
+	/* The whole file's range: no discard is walking the list meanwhile. */
+	gmem_range_lock(&f->ranges, &hold, 0, f->size);
 	pthread_mutex_lock(&f->lock);
 	w->file_next = f->watches;
 	f->watches = w;
 	pthread_mutex_unlock(&f->lock);
-	pthread_mutex_unlock(&f->range_lock);
+	gmem_range_unlock(&f->ranges, &hold);
 	w->binding_next = b->watches;
 	b->watches = w;
 	return 0;
@@ -77,7 +78,7 @@ void gmem_vm_notify_bound(struct gmem_vm *vm, struct gmem_binding *b)
 		l->bound(l, b);
 }
 
-/* Under f->range_lock: unlink w from its file. */
+/* Holding the whole file's range: unlink w from its file. */
 static void unlink_file(struct gmem_watch *w)
 {
 	struct gmem_file *f = w->file;
@@ -94,6 +95,7 @@ static void unlink_file(struct gmem_watch *w)
 void gmem_watch_remove(struct gmem_watch *w)
 {
 	struct gmem_vm *vm = w->vm;
+	struct gmem_range_hold hold;
 	struct gmem_watch **pp;
 
 	if (!vm)
@@ -106,9 +108,9 @@ void gmem_watch_remove(struct gmem_watch *w)
 			;
 		if (*pp)
 			*pp = w->binding_next;
-		pthread_mutex_lock(&w->file->range_lock);
+		gmem_range_lock(&w->file->ranges, &hold, 0, w->file->size);
 		unlink_file(w);
-		pthread_mutex_unlock(&w->file->range_lock);
+		gmem_range_unlock(&w->file->ranges, &hold);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	w->vm = NULL;
@@ -118,14 +120,15 @@ void gmem_watch_remove(struct gmem_watch *w)
 void gmem_binding_unwatch_all(struct gmem_binding *b)
 {
 	struct gmem_watch *w, *next;
+	struct gmem_range_hold hold;
 
 	for (w = b->watches; w; w = next) {
 		next = w->binding_next;
-		pthread_mutex_lock(&w->file->range_lock);
+		gmem_range_lock(&w->file->ranges, &hold, 0, w->file->size);
 		w->ops->detach(w);
 		unlink_file(w);
 		w->detached = true;
-		pthread_mutex_unlock(&w->file->range_lock);
+		gmem_range_unlock(&w->file->ranges, &hold);
 	}
 	b->watches = NULL;
 }
@@ -149,7 +152,7 @@ int gmem_file_invalidate(struct gmem_file *f, uint64_t off, uint64_t len)
 	uint64_t o, l;
 	int ret;
 
-	/* The list only changes under the range lock, which is held here. */
+	/* The list changes only under the whole file's range; part is held. */
 	for (struct gmem_watch *w = f->watches; w; w = w->file_next) {
 		if (!overlap(w, off, len, &o, &l))
 			continue;
