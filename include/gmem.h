@@ -240,6 +240,38 @@ uint64_t gmem_file_page_size(const struct gmem_file *file);
 /* Host mapping of the whole file, or NULL if there is none. */
 void *gmem_file_host_addr(const struct gmem_file *file);
 
+/*
+ * The same, saying why there is none: -ENXIO with the reason (private
+ * memory, which the library never maps, or GMEM_FILE_NO_HOST_MAP).
+ */
+int gmem_file_host_map(const struct gmem_file *file, void **addr);
+
+/* The library closes the imported fd with the file (it owns it now). */
+#define GMEM_IMPORT_CLOSE	(1U << 8)
+
+struct gmem_import_args {
+	int32_t fd;			/* a memfd, hugetlbfs file or guest_memfd */
+	uint32_t flags;			/* GMEM_FILE_PRIVATE, _NO_HOST_MAP,
+					 * GMEM_IMPORT_CLOSE */
+	uint64_t offset;		/* where guest memory starts in fd */
+	uint64_t size;			/* bytes; 0: to the end of the file */
+	struct gmem_vm *vm;		/* guest_memfd: the VM it belongs to */
+	const char *name;		/* for stats; may be NULL */
+	uint64_t reserved[4];
+};
+
+/*
+ * Make a gmem file of memory the caller already has as an fd (a QEMU
+ * memory backend, vhost-user shared memory, a snapshot file's memfd):
+ * [offset, offset + size) of fd.  What fd is (memfd, hugetlbfs, guest_
+ * memfd) is found out, not assumed; anything else is -EINVAL.  The library
+ * works on a duplicate and never closes the caller's fd, unless
+ * GMEM_IMPORT_CLOSE gives it over (and then only once the import worked).
+ * The caller keeps the file's size as it is while the library uses it.
+ */
+int gmem_file_import(const struct gmem_import_args *args,
+		     struct gmem_file **out);
+
 const char *gmem_backend_name(enum gmem_backend backend);
 /* Parse "guest_memfd", "memfd", "hugetlb" or "auto"; -EINVAL otherwise. */
 int gmem_backend_parse(const char *name, enum gmem_backend *out);

@@ -41,6 +41,15 @@ const struct gmem_backend_ops *gmem_backend_choose(
 	return NULL;
 }
 
+const struct gmem_backend_ops *gmem_backend_claiming(const struct statfs *sfs,
+						    const struct stat *st)
+{
+	for (size_t i = 0; i < NR_BACKENDS; i++)
+		if (backends[i]->claims(sfs, st))
+			return backends[i];
+	return NULL;
+}
+
 GMEM_API const char *gmem_backend_name(enum gmem_backend backend)
 {
 	const struct gmem_backend_ops *ops = gmem_backend_ops(backend);

@@ -241,9 +241,61 @@ static int gmfd_populate(struct gmem_file *f, uint64_t off, uint64_t len,
 	return gmem_fallocate_populate(f, off, len);
 }
 
+/*
+ * guest_memfd has a filesystem of its own from Linux 7.x ("GMEM"); before
+ * that it is a regular file on the anonymous-inode filesystem (whose other
+ * files, a VM fd or an eventfd say, are not regular).
+ */
+static bool gmfd_claims(const struct statfs *sfs, const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode))
+		return false;
+	return sfs->f_type == 0x474d454d || sfs->f_type == 0x09041934;
+}
+
+static uint64_t gmfd_import_page_size(const struct statfs *sfs)
+{
+	(void)sfs;
+	return gmem_facts()->page_size;
+}
+
+static int gmfd_import(struct gmem_file *f, const struct gmem_import_args *a)
+{
+	void *p;
+
+	if (!a->vm)
+		return gmem_fail(EINVAL, "import: a guest_memfd belongs to a VM; "
+				 "set args.vm to it");
+	if (a->flags & GMEM_FILE_PRIVATE) {
+		struct vm_gmem c;
+		int ret = vm_gmem_caps(a->vm, &c);
+
+		if (ret < 0)
+			return ret;
+		if (!c.private)
+			return gmem_fail(EOPNOTSUPP, "import: this VM (type %s) "
+					 "has no private memory",
+					 gmem_vm_type_name(a->vm->type));
+		f->private = true;
+		return 0;
+	}
+	/* Shared use needs the mapping (see create): try it, don't guess. */
+	p = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd,
+		 (off_t)f->base);
+	if (p == MAP_FAILED)
+		return gmem_fail(errno, "import: this guest_memfd cannot be "
+				 "mapped (%s): made without GUEST_MEMFD_FLAG_MMAP? "
+				 "If it holds private memory, import it with "
+				 "GMEM_FILE_PRIVATE", strerror(errno));
+	f->map = p;
+	f->map_len = f->size;
+	f->host_visible = !(a->flags & GMEM_FILE_NO_HOST_MAP);
+	return 0;
+}
+
 static int gmfd_check_room(struct gmem_file *f, uint64_t off, uint64_t len)
 {
-	int64_t have = gmem_cache_bytes(f->fd, off, len);
+	int64_t have = gmem_cache_bytes(f, off, len);
 
 	return gmem_room_memcg(have < 0 ? len : len - (uint64_t)have,
 			       "populate");
@@ -280,7 +332,7 @@ static void gmfd_fill_memslot(const struct gmem_file *f, uint64_t off,
 {
 	r->flags |= GMEM_KVM_MEM_GUEST_MEMFD;
 	r->guest_memfd = (uint32_t)f->fd;
-	r->guest_memfd_offset = off;
+	r->guest_memfd_offset = f->base + off;
 	/* Shared accesses go through the mapping where there is one. */
 	if (f->map)
 		r->userspace_addr = (uintptr_t)f->map + off;
@@ -300,6 +352,9 @@ const struct gmem_backend_ops gmem_backend_guest_memfd = {
 	.page_size = gmfd_page_size,
 	.create = gmfd_create,
 	.destroy = gmem_unmap_and_close,
+	.claims = gmfd_claims,
+	.import_page_size = gmfd_import_page_size,
+	.import = gmfd_import,
 	.populate_chunk = 64ULL << 20,
 	.populate = gmfd_populate,
 	.discard = gmem_fallocate_punch,

@@ -197,6 +197,38 @@ static int huge_check_bind(const struct gmem_file *f, uint64_t off,
 	return 0;
 }
 
+static bool huge_claims(const struct statfs *sfs, const struct stat *st)
+{
+	return sfs->f_type == (long)0x958458f6 /* HUGETLBFS_MAGIC */ &&
+	       S_ISREG(st->st_mode);
+}
+
+/* hugetlbfs reports its page size as the block size. */
+static uint64_t huge_import_page_size(const struct statfs *sfs)
+{
+	return (uint64_t)sfs->f_bsize;
+}
+
+static int huge_import(struct gmem_file *f, const struct gmem_import_args *a)
+{
+	int ret;
+
+	if (a->flags & (GMEM_FILE_PRIVATE | GMEM_FILE_NO_HOST_MAP))
+		return gmem_fail(EINVAL, "import: a hugetlbfs file is shared "
+				 "memory, reached through its mapping; "
+				 "GMEM_FILE_PRIVATE and _NO_HOST_MAP are for "
+				 "guest_memfd");
+	/* Mapping reserves the pages not yet there, as creation does. */
+	ret = gmem_memfd_map_import(f, f->page_size);
+	if (ret == -ENOMEM)
+		return gmem_fail(ENOMEM, "import: the pool of %llu KiB pages "
+				 "cannot back the window (%s); raise "
+				 "nr_hugepages",
+				 (unsigned long long)(f->page_size >> 10),
+				 gmem_last_error());
+	return ret;
+}
+
 const struct gmem_backend_ops gmem_backend_hugetlb = {
 	.id = GMEM_BACKEND_HUGETLB,
 	.name = "hugetlb",
@@ -204,6 +236,9 @@ const struct gmem_backend_ops gmem_backend_hugetlb = {
 	.page_size = huge_page_size,
 	.create = huge_create,
 	.destroy = gmem_unmap_and_close,
+	.claims = huge_claims,
+	.import_page_size = huge_import_page_size,
+	.import = huge_import,
 	.populate_chunk = 64ULL << 20,
 	.populate = huge_populate,
 	.discard = gmem_fallocate_punch,

@@ -24,21 +24,22 @@
  * follows the host's page size) can use huge mappings.  Reserve a larger
  * range, then map the file over its aligned middle and trim the rest.
  */
-static void *map_aligned(int fd, uint64_t size, uint64_t align)
+static void *map_aligned(int fd, uint64_t offset, uint64_t size,
+			 uint64_t align)
 {
 	uint8_t *area, *p;
 	uint64_t lead;
 
 	if (align <= gmem_facts()->page_size)
 		return mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    fd, 0);
+			    fd, (off_t)offset);
 	area = mmap(NULL, size + align, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (area == MAP_FAILED)
 		return MAP_FAILED;
 	lead = (align - (uintptr_t)area % align) % align;
 	p = mmap(area + lead, size, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED, fd, 0);
+		 MAP_SHARED | MAP_FIXED, fd, (off_t)offset);
 	if (p == MAP_FAILED) {
 		int err = errno;
 
@@ -75,7 +76,7 @@ int gmem_memfd_make(struct gmem_file *f, const struct gmem_file_args *a,
 			  f->ops->name, strerror(err));
 		goto close_fd;
 	}
-	p = map_aligned(fd, a->size, align);
+	p = map_aligned(fd, 0, a->size, align);
 	if (p == MAP_FAILED) {
 		err = errno;
 		gmem_fail(err, "%s: mmap of %llu bytes: %s", f->ops->name,
@@ -93,6 +94,21 @@ close_fd:
 	return -err;
 }
 
+int gmem_memfd_map_import(struct gmem_file *f, uint64_t align)
+{
+	void *p = map_aligned(f->fd, f->base, f->size, align);
+
+	if (p == MAP_FAILED)
+		return gmem_fail(errno, "%s: mmap of the imported 0x%llx+0x%llx: "
+				 "%s", f->ops->name,
+				 (unsigned long long)f->base,
+				 (unsigned long long)f->size, strerror(errno));
+	f->map = p;
+	f->map_len = f->size;
+	f->host_visible = true;
+	return 0;
+}
+
 void gmem_unmap_and_close(struct gmem_file *f)
 {
 	if (f->map)
@@ -106,7 +122,8 @@ void gmem_unmap_and_close(struct gmem_file *f)
 int gmem_fallocate(struct gmem_file *f, int mode, uint64_t off, uint64_t len,
 		   const char *what)
 {
-	if (fallocate(f->fd, mode, (off_t)off, (off_t)len) < 0) {
+	/* An imported window starts at base within the fd. */
+	if (fallocate(f->fd, mode, (off_t)(f->base + off), (off_t)len) < 0) {
 		int err = errno;
 
 		return gmem_fail(err, "%s: fallocate 0x%llx+0x%llx on %s: %s",
@@ -237,7 +254,7 @@ static int memfd_populate(struct gmem_file *f, uint64_t off, uint64_t len,
 /* Bytes of the range the kernel does not hold yet. */
 static uint64_t cache_missing(struct gmem_file *f, uint64_t off, uint64_t len)
 {
-	int64_t have = gmem_cache_bytes(f->fd, off, len);
+	int64_t have = gmem_cache_bytes(f, off, len);
 
 	return have < 0 ? len : len - (uint64_t)have;
 }
@@ -283,6 +300,28 @@ static int memfd_check_bind(const struct gmem_file *f, uint64_t off,
 	return 0;
 }
 
+/* A memfd is a regular file on the shmem filesystem. */
+static bool memfd_claims(const struct statfs *sfs, const struct stat *st)
+{
+	return sfs->f_type == 0x01021994 /* TMPFS_MAGIC */ &&
+	       S_ISREG(st->st_mode);
+}
+
+static uint64_t base_page_size(const struct statfs *sfs)
+{
+	(void)sfs;
+	return gmem_facts()->page_size;
+}
+
+static int memfd_import(struct gmem_file *f, const struct gmem_import_args *a)
+{
+	if (a->flags & (GMEM_FILE_PRIVATE | GMEM_FILE_NO_HOST_MAP))
+		return gmem_fail(EINVAL, "import: a memfd is shared memory, "
+				 "reached through its mapping; GMEM_FILE_PRIVATE "
+				 "and _NO_HOST_MAP are for guest_memfd");
+	return gmem_memfd_map_import(f, f->page_size);
+}
+
 const struct gmem_backend_ops gmem_backend_memfd = {
 	.id = GMEM_BACKEND_MEMFD,
 	.name = "memfd",
@@ -290,6 +329,9 @@ const struct gmem_backend_ops gmem_backend_memfd = {
 	.page_size = memfd_page_size,
 	.create = memfd_create_file,
 	.destroy = gmem_unmap_and_close,
+	.claims = memfd_claims,
+	.import_page_size = base_page_size,
+	.import = memfd_import,
 	.populate_chunk = 64ULL << 20,
 	.populate = memfd_populate,
 	.discard = gmem_fallocate_punch,

@@ -34,12 +34,12 @@ struct cachestat_result {
 /* Below this, ask mincore() instead of splitting the range further. */
 #define LEAF_BYTES (2ULL << 20)
 
-int64_t gmem_cache_bytes(int fd, uint64_t off, uint64_t len)
+int64_t gmem_cache_bytes(const struct gmem_file *f, uint64_t off, uint64_t len)
 {
-	struct cachestat_range r = { off, len };
+	struct cachestat_range r = { f->base + off, len };
 	struct cachestat_result cs;
 
-	if (syscall(SYS_cachestat, fd, &r, &cs, 0) < 0)
+	if (syscall(SYS_cachestat, f->fd, &r, &cs, 0) < 0)
 		return -errno;
 	return (int64_t)(cs.nr_cache * gmem_facts()->page_size);
 }
@@ -78,7 +78,7 @@ static int touched_in(struct gmem_file *f, uint64_t off, uint64_t len,
 		*touched += (uint64_t)n;
 		return 0;
 	}
-	cached = gmem_cache_bytes(f->fd, off, len);
+	cached = gmem_cache_bytes(f, off, len);
 	if (cached < 0)
 		return (int)cached;
 	if (cached == 0)
@@ -93,7 +93,7 @@ static int touched_in(struct gmem_file *f, uint64_t off, uint64_t len,
 
 int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u)
 {
-	int64_t cached = gmem_cache_bytes(f->fd, 0, f->size);
+	int64_t cached = gmem_cache_bytes(f, 0, f->size);
 	int ret;
 
 	if (cached < 0)
@@ -114,7 +114,7 @@ static int find_cached(struct gmem_file *f, uint64_t off, uint64_t len,
 		       struct gmem_extents *x)
 {
 	uint64_t psz = f->page_size, half;
-	int64_t cached = gmem_cache_bytes(f->fd, off, len);
+	int64_t cached = gmem_cache_bytes(f, off, len);
 	int ret;
 
 	if (cached < 0)

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "gmem.h"
 #include "kvm_uapi.h"
@@ -161,6 +163,15 @@ struct gmem_backend_ops {
 	int (*create)(struct gmem_file *f, const struct gmem_file_args *args);
 	/* Undo create: unmap and close. */
 	void (*destroy)(struct gmem_file *f);
+	/* Is an fd with this fstatfs() and fstat() this kind of file? */
+	bool (*claims)(const struct statfs *sfs, const struct stat *st);
+	/* Page size of such an fd. */
+	uint64_t (*import_page_size)(const struct statfs *sfs);
+	/*
+	 * Take an imported fd (f->fd, f->base and f->size are set): check what
+	 * the args ask of it and map it where this kind is mapped.
+	 */
+	int (*import)(struct gmem_file *f, const struct gmem_import_args *a);
 	/* Largest piece gmem_populate hands to populate at once. */
 	uint64_t populate_chunk;
 	/*
@@ -200,11 +211,16 @@ const struct gmem_backend_ops *gmem_backend_ops(enum gmem_backend id);
 /* The first backend usable with these args (GMEM_BACKEND_AUTO). */
 const struct gmem_backend_ops *gmem_backend_choose(
 	const struct gmem_file_args *args);
+/* The backend whose kind of file an fd is, or NULL. */
+const struct gmem_backend_ops *gmem_backend_claiming(const struct statfs *sfs,
+						    const struct stat *st);
 
 /* backend_memfd.c: shared by the memfd-like backends. */
 /* memfd_create, size, seal, and map at an address aligned to align. */
 int gmem_memfd_make(struct gmem_file *f, const struct gmem_file_args *args,
 		    unsigned int mfd_flags, uint64_t align);
+/* Map an imported memfd-like file's window, aligned to align. */
+int gmem_memfd_map_import(struct gmem_file *f, uint64_t align);
 void gmem_unmap_and_close(struct gmem_file *f);
 /* fallocate with EINTR retried; -errno with a reason naming what. */
 int gmem_fallocate(struct gmem_file *f, int mode, uint64_t off, uint64_t len,
@@ -217,8 +233,8 @@ void gmem_fill_memslot_from_map(const struct gmem_file *f, uint64_t off,
 				struct gmem_kvm_userspace_memory_region2 *r);
 
 /* cache.c: what a shmem-like file holds, from cachestat() and mincore(). */
-/* Bytes of [off, off + len) in the page cache, or -errno. */
-int64_t gmem_cache_bytes(int fd, uint64_t off, uint64_t len);
+/* Bytes of [off, off + len) of f in the page cache, or -errno. */
+int64_t gmem_cache_bytes(const struct gmem_file *f, uint64_t off, uint64_t len);
 int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u);
 int gmem_cache_resident_in(struct gmem_file *f, uint64_t off, uint64_t len,
 			   struct gmem_extents *x);
@@ -294,6 +310,11 @@ struct gmem_file {
 	int refs;			/* atomic: user + live bindings */
 	const struct gmem_backend_ops *ops;
 	int fd;
+	/*
+	 * Where the file's bytes start within fd: 0, or an imported window's
+	 * offset.  Every offset the library hands the kernel adds it.
+	 */
+	uint64_t base;
 	uint64_t size;
 	uint64_t page_size;
 	void *map;			/* the library's mapping, or NULL */

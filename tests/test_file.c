@@ -4,9 +4,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/kvm.h>
 
 #include "harness.h"
 
@@ -360,6 +364,152 @@ static void bad_flags_for_backend(void)
 	CHECK(f == NULL);
 }
 
+/*
+ * An fd the VMM already has becomes a gmem file: the library works on a
+ * window of it through a duplicate, and the caller's fd stays its own.
+ */
+static void import_memfd_window(void)
+{
+	struct gmem_import_args a = { .offset = 1 << 20, .size = 2 << 20 };
+	struct gmem_file *f;
+	struct stat st;
+	uint8_t b = 0;
+	uint8_t *p;
+	int fd, fds = t_count_fds();
+
+	fd = memfd_create("vmm-ram", MFD_CLOEXEC);
+	CHECK(fd >= 0 && ftruncate(fd, 4 << 20) == 0);
+	CHECK(pwrite(fd, "x", 1, (1 << 20) + 5) == 1);
+	a.fd = fd;
+	CHECK_OK(gmem_file_import(&a, &f));
+	CHECK(gmem_file_backend(f) == GMEM_BACKEND_MEMFD);
+	CHECK(gmem_file_size(f) == 2 << 20);
+	p = gmem_file_host_addr(f);
+	CHECK(p && p[5] == 'x');
+	/* Populate and discard land at the window's place in the fd. */
+	CHECK_OK(gmem_populate(f, 0, 2 << 20));
+	CHECK(fstat(fd, &st) == 0 && st.st_blocks * 512 == 2 << 20);
+	CHECK_OK(gmem_discard(f, 0, 4096));
+	CHECK(pread(fd, &b, 1, (1 << 20) + 5) == 1 && b == 0);
+	CHECK_OK(gmem_file_close(f));
+	/* The caller's fd is still open, and still the caller's. */
+	CHECK(fcntl(fd, F_GETFD) >= 0);
+	close(fd);
+	CHECK(t_count_fds() == fds);
+}
+
+/* Given over with GMEM_IMPORT_CLOSE, the fd goes with the file. */
+static void import_takes_the_fd_when_asked(void)
+{
+	struct gmem_import_args a = { .flags = GMEM_IMPORT_CLOSE };
+	struct gmem_file *f;
+	int fds = t_count_fds();
+
+	a.fd = memfd_create("given", MFD_CLOEXEC);
+	CHECK(a.fd >= 0 && ftruncate(a.fd, 1 << 20) == 0);
+	CHECK_OK(gmem_file_import(&a, &f));
+	CHECK(gmem_file_fd(f) == a.fd);
+	CHECK_OK(gmem_file_close(f));
+	CHECK(fcntl(a.fd, F_GETFD) < 0 && errno == EBADF);
+	CHECK(t_count_fds() == fds);
+}
+
+static void bad_imports(void)
+{
+	struct gmem_import_args a = { 0 };
+	struct gmem_file *f = NULL;
+	int fds, fd = memfd_create("small", MFD_CLOEXEC), plain;
+
+	CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+	fds = t_count_fds();
+	a.fd = -1;
+	CHECK_ERR(gmem_file_import(&a, &f), EBADF);
+	a.fd = fd;
+	a.offset = 4096 + 1;
+	CHECK_ERR(gmem_file_import(&a, &f), EINVAL);
+	a.offset = 1 << 20;
+	CHECK_ERR(gmem_file_import(&a, &f), ERANGE);
+	a.offset = 0;
+	a.size = 2 << 20;
+	CHECK_ERR(gmem_file_import(&a, &f), ERANGE);
+	a.size = 0;
+	a.flags = GMEM_FILE_PRIVATE;
+	CHECK_ERR(gmem_file_import(&a, &f), EINVAL);
+	a.flags = 1U << 20;
+	CHECK_ERR(gmem_file_import(&a, &f), EINVAL);
+	a.flags = 0;
+	a.reserved[0] = 1;
+	CHECK_ERR(gmem_file_import(&a, &f), EINVAL);
+	a.reserved[0] = 0;
+	/* Not guest memory at all: a file on a disk. */
+	plain = open(t_tmpdir(), O_TMPFILE | O_RDWR, 0600);
+	CHECK(plain >= 0 && ftruncate(plain, 1 << 20) == 0);
+	a.fd = plain;
+	CHECK_ERR(gmem_file_import(&a, &f), EINVAL);
+	CHECK(strstr(gmem_last_error(), "neither a memfd"));
+	close(plain);
+	CHECK_ERR(gmem_file_import(NULL, &f), EINVAL);
+	CHECK(f == NULL && t_count_fds() == fds);
+	close(fd);
+}
+
+/* A guest_memfd made outside the library, imported for its VM, bound. */
+static void import_guest_memfd(void)
+{
+	struct gmem_import_args a = { 0 };
+	struct gmem_bind_args b = { .length = 2 << 20, .slot = GMEM_SLOT_ANY };
+	struct {
+		uint64_t size, flags, reserved[6];
+	} req = { 2 << 20, GMEM_KVM_GUEST_MEMFD_FLAG_MMAP |
+			   GMEM_KVM_GUEST_MEMFD_FLAG_INIT_SHARED };
+	struct gmem_binding *bd;
+	struct gmem_file *f;
+	struct gmem_vm *vm;
+	int fd;
+
+	T_SKIP_UNLESS(t_need_guest_memfd_mmap());
+	CHECK_OK(gmem_vm_create(&vm));
+	fd = ioctl(gmem_vm_fd(vm), _IOWR(KVMIO, 0xd4, req), &req);
+	CHECK(fd >= 0);
+	a.fd = fd;
+	CHECK_ERR(gmem_file_import(&a, &f), EINVAL);	/* no VM given */
+	a.vm = vm;
+	CHECK_OK(gmem_file_import(&a, &f));
+	CHECK(gmem_file_backend(f) == GMEM_BACKEND_GUEST_MEMFD);
+	CHECK(gmem_file_host_addr(f) != NULL);
+	CHECK_OK(gmem_bind(vm, f, &b, &bd));
+	CHECK_OK(gmem_populate(f, 0, 2 << 20));
+	CHECK_OK(gmem_unbind(bd));
+	CHECK_OK(gmem_file_close(f));
+	close(fd);
+	CHECK_OK(gmem_vm_close(vm));
+}
+
+/* Where there is no host mapping, the library says why. */
+static void host_map_says_why(void)
+{
+	struct gmem_file_args a = memfd_args(1 << 20);
+	struct gmem_file *f;
+	struct gmem_vm *vm;
+	void *p = NULL;
+
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK_OK(gmem_file_host_map(f, &p));
+	CHECK(p == gmem_file_host_addr(f) && p);
+	CHECK_OK(gmem_file_close(f));
+	CHECK_ERR(gmem_file_host_map(NULL, &p), EINVAL);
+	T_SKIP_UNLESS(t_need_guest_memfd_mmap());
+	CHECK_OK(gmem_vm_create(&vm));
+	a.backend = GMEM_BACKEND_GUEST_MEMFD;
+	a.flags = GMEM_FILE_NO_HOST_MAP;
+	a.vm = vm;
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK_ERR(gmem_file_host_map(f, &p), ENXIO);
+	CHECK(p == NULL && strstr(gmem_last_error(), "NO_HOST_MAP"));
+	CHECK_OK(gmem_file_close(f));
+	CHECK_OK(gmem_vm_close(vm));
+}
+
 static const struct t_case cases[] = {
 	T_CASE(memfd_file_roundtrip),
 	T_CASE(memfd_needs_no_vm),
@@ -381,5 +531,10 @@ static const struct t_case cases[] = {
 	T_CASE(backend_names_roundtrip),
 	T_CASE(success_leaves_no_stale_reason),
 	T_CASE(guest_memfd_never_inheritable),
+	T_CASE(import_memfd_window),
+	T_CASE(import_takes_the_fd_when_asked),
+	T_CASE(bad_imports),
+	T_CASE(import_guest_memfd),
+	T_CASE(host_map_says_why),
 };
 T_MAIN(cases)

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -265,6 +267,29 @@ static void racing_ranges_match_the_pool(void)
 	CHECK_OK(gmem_file_close(f));
 }
 
+/* A hugetlbfs fd imported: its page size comes from the filesystem. */
+static void import_hugetlb_fd(void)
+{
+	struct gmem_import_args a = { 0 };
+	struct gmem_file *f;
+	uint64_t free0;
+
+	T_SKIP_UNLESS(t_hugepool_set(2 * MIB, 2));
+	a.fd = memfd_create("vmm-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	CHECK(a.fd >= 0 && ftruncate(a.fd, 4 * MIB) == 0);
+	free0 = pool_free(2 * MIB);
+	a.offset = 2 * MIB;
+	CHECK_OK(gmem_file_import(&a, &f));
+	CHECK(gmem_file_backend(f) == GMEM_BACKEND_HUGETLB);
+	CHECK(gmem_file_page_size(f) == 2 * MIB && gmem_file_size(f) == 2 * MIB);
+	CHECK_OK(gmem_populate(f, 0, 2 * MIB));
+	CHECK(pool_free(2 * MIB) == free0 - 1);
+	a.offset = MIB;
+	CHECK_OK(gmem_file_close(f));
+	CHECK_ERR(gmem_file_import(&a, &f), EINVAL);	/* not whole pages */
+	close(a.fd);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(lifecycle_2m),
 	T_CASE(lifecycle_1g),
@@ -274,5 +299,6 @@ static const struct t_case cases[] = {
 	T_CASE(memfd_thp),
 	T_CASE(thp_binding_needs_congruent_addresses),
 	T_CASE(racing_ranges_match_the_pool),
+	T_CASE(import_hugetlb_fd),
 };
 T_MAIN(cases)

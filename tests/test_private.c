@@ -261,6 +261,12 @@ static void host_never_sees_private_bytes(void)
 
 	T_SKIP_UNLESS(pvm_start(&p));
 	CHECK(gmem_file_host_addr(p.private) == NULL);
+	{
+		void *addr = &p;
+
+		CHECK_ERR(gmem_file_host_map(p.private, &addr), ENXIO);
+		CHECK(addr == NULL && strstr(gmem_last_error(), "private"));
+	}
 	CHECK_OK(gmem_convert(p.g.vm, AREA, AREA_LEN, GMEM_MEMORY_PRIVATE,
 			      GMEM_CONVERT_KEEP));
 	MEMCMD(&p, MEMCMD_FILL_PAGES, AREA, AREA_LEN, seed, 0, NULL);
