@@ -83,13 +83,13 @@ static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
 
 /*
  * The CPU the guest sees: what this KVM can run, without the XSAVE
- * family.  In the emulated machine the tests use, QEMU's -cpu host made
- * Linux panic in its xstate set-up (fpu__init_system_xstate), and -cpu
- * qemu64, which has no XSAVE, booted: the XSAVE state sizes KVM passes on
- * from that machine's emulated CPU are not ones Linux can use.  So XSAVE
- * goes, leaf 0xD with it, and with them every feature whose registers
- * live only in XSAVE areas (AVX, AVX-512, AMX, PKU, CET): the guest uses
- * FXSAVE, as on any CPU before 2011.
+ * family.  In the emulated machine the tests use, KVM passes on leaf 0xD
+ * sizes that do not match what that machine's XSAVE writes: offered them,
+ * Linux 7.3 stops with "XSAVE consistency problem: size 2696 !=
+ * kernel_size 576" and panics in fpu__init_system_xstate, as it did
+ * under QEMU's -cpu host there.  So XSAVE goes, leaf 0xD with it, and
+ * with them every feature whose registers live only in XSAVE areas (AVX,
+ * AVX-512, AMX, PKU, CET): the guest uses FXSAVE, like any CPU before 2011.
  */
 static void cpuid_model(struct vmm *v, struct kvm_cpuid2 *c)
 {

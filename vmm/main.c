@@ -303,7 +303,6 @@ int main(int argc, char **argv)
 	v->t_start = vmm_now();
 	v->kvm_fd = v->vm_fd = v->cpu.fd = -1;
 	v->vm_stats.fd = v->cpu_stats.fd = -1;
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 
 	if (parse_options(&v->opts, argc, argv) < 0)
 		return VMM_EXIT_USAGE;
@@ -342,6 +341,8 @@ int main(int argc, char **argv)
 	serial_flush(&v->com1);
 	if (ret >= 0) {
 		status = ret;
+		vmm_log("stopped %.3f s after gmem-vmm started",
+			vmm_now() - v->t_start);
 		mem_report(v, "at exit");
 		kvm_stats_report(v, "at exit");
 	}

@@ -112,14 +112,21 @@ static int find_window(struct window *w)
 	return ret;
 }
 
-/* nd_pmem may bind after insmod returns: give it a few seconds. */
+/*
+ * nd_pmem binds after insmod returns, and the node can appear before the
+ * disk opens (ENXIO while the namespace is still being probed): give it
+ * ten seconds.
+ */
 static int open_device(struct window *w)
 {
 	uint64_t bytes = 0;
 
-	for (int i = 0; i < 200 && access(w->dev, F_OK) < 0; i++)
+	for (int i = 0; i < 200; i++) {
+		w->fd = open(w->dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+		if (w->fd >= 0 || (errno != ENOENT && errno != ENXIO))
+			break;
 		usleep(50000);
-	w->fd = open(w->dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	}
 	if (w->fd < 0) {
 		report(false, "window", "%s: %s", w->dev, strerror(errno));
 		return -1;
@@ -248,6 +255,37 @@ static void print_memtotal(void)
 		fclose(f);
 }
 
+/* Does the command line reserve a window (memmap=SIZE!START)? */
+static bool window_asked(void)
+{
+	char line[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "re");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	for (char *p = strstr(line, "memmap="); p; p = strstr(p + 1, "memmap="))
+		if (strcspn(p, " \n") > strcspn(p, "!"))
+			return true;
+	return false;
+}
+
+/* The figures that show the guest used its RAM, then the verdict. */
+static int finish(struct window *w)
+{
+	print_memtotal();
+	/* gmem-vmm prints what the RAM file holds now. */
+	outl(CTL_CMD_REPORT, CTL_PORT_BASE + CTL_REG_CMD);
+	free(w->buf);
+	if (w->fd >= 0)
+		close(w->fd);
+	printf("gmem-check: RESULT %s\n", failures ? "FAIL" : "PASS");
+	fflush(stdout);
+	return failures ? 1 : 0;
+}
+
 static int run(const char *dev)
 {
 	struct window w = { .dev = dev, .fd = -1 };
@@ -256,12 +294,17 @@ static int run(const char *dev)
 
 	if (ctl_open() < 0)
 		return 2;
+	if (!window_asked()) {
+		printf("gmem-check: SKIP window: no memmap=SIZE!START on the "
+		       "command line, so only the boot is checked\n");
+		return finish(&w);
+	}
 	if (find_window(&w) < 0 || open_device(&w) < 0 ||
 	    pick_hole(&w, inl(CTL_PORT_BASE + CTL_REG_PAGE)) < 0)
-		return 1;
+		return finish(&w);
 	if (posix_memalign((void **)&w.buf, PAGE, CHUNK)) {
 		report(false, "window", "no memory for a buffer");
-		return 1;
+		return finish(&w);
 	}
 	pages = w.size / PAGE;
 	hole_pages = w.hole_size / PAGE;
@@ -272,30 +315,23 @@ static int run(const char *dev)
 	t = now();
 	if (write_pattern(&w) < 0 ||
 	    check_window(&w, false, &hole_ok, &rest_ok, "pattern") < 0)
-		return 1;
+		return finish(&w);
 	report(rest_ok == pages, "pattern", "%" PRIu64 " of %" PRIu64
 	       " pages read back as written (%.2f s guest time)", rest_ok,
 	       pages, now() - t);
 
 	if (discard(&w) < 0)
-		return 1;
+		return finish(&w);
 	t = now();
 	if (check_window(&w, true, &hole_ok, &rest_ok, "after discard") < 0)
-		return 1;
+		return finish(&w);
 	report(hole_ok == hole_pages, "hole", "%" PRIu64 " of %" PRIu64
 	       " discarded pages read zero", hole_ok, hole_pages);
 	report(rest_ok == pages - hole_pages, "rest", "%" PRIu64 " of %"
 	       PRIu64 " other pages kept the pattern (%.2f s guest time)",
 	       rest_ok, pages - hole_pages, now() - t);
 
-	print_memtotal();
-	/* gmem-vmm prints what the RAM file holds now. */
-	outl(CTL_CMD_REPORT, CTL_PORT_BASE + CTL_REG_CMD);
-	free(w.buf);
-	close(w.fd);
-	printf("gmem-check: RESULT %s\n", failures ? "FAIL" : "PASS");
-	fflush(stdout);
-	return failures ? 1 : 0;
+	return finish(&w);
 }
 
 static void usage(void)
