@@ -43,7 +43,7 @@
 #define BOOT_FLAG_MAGIC		0xaa55
 #define HDRS_MAGIC		0x53726448	/* "HdrS" */
 #define LOADED_HIGH		0x01
-#define XLF_KERNEL_64		0x01	/* 64-bit entry at load address + 0x200 */
+#define XLF_KERNEL_64		0x01	/* a 64-bit entry, at load + 0x200 */
 #define LOADER_UNDEFINED	0xff	/* a boot loader with no assigned id */
 
 /* Zero-page fields outside the setup header. */
@@ -64,7 +64,7 @@
 #define PDPT_GPA		(BOOT_PML4_GPA + 0x1000)
 #define PD_GPA			(BOOT_PML4_GPA + 0x2000)	/* 4 pages */
 #define EBDA_START		0x9fc00ULL	/* end of conventional RAM */
-#define BIOS_START		0xf0000ULL	/* where the BIOS ROM would be */
+#define BIOS_START		0xf0000ULL	/* where a BIOS ROM would be */
 #define HIGH_MEM_START		0x100000ULL
 
 #define PTE_PRESENT		(1ULL << 0)
@@ -171,8 +171,8 @@ static int check_bzimage(struct boot_plan *b, const char *path)
 	}
 	if (get16(img, HDR_BOOT_FLAG) != BOOT_FLAG_MAGIC ||
 	    get32(img, HDR_MAGIC) != HDRS_MAGIC) {
-		vmm_log("error: kernel %s: no x86 boot header (0xaa55 at 0x1fe, "
-			"\"HdrS\" at 0x202): not a bzImage", path);
+		vmm_log("error: kernel %s: no x86 boot header (0xaa55 at "
+			"0x1fe, \"HdrS\" at 0x202): not a bzImage", path);
 		return -EINVAL;
 	}
 	b->version = get16(img, HDR_VERSION);

@@ -11,15 +11,15 @@
 #ifndef GMEM_VMM_CTL_H
 #define GMEM_VMM_CTL_H
 
-#define CTL_PORT_BASE	0x0f00	/* nothing on a PC decodes 0xf00-0xf1f */
+#define CTL_PORT_BASE	0x0f00	/* no legacy PC device sits here */
 #define CTL_PORT_COUNT	0x20
 
 #define CTL_REG_MAGIC	0x00	/* read: CTL_MAGIC */
 #define CTL_REG_PAGE	0x04	/* read: smallest discard unit, bytes */
 #define CTL_REG_ADDR	0x08	/* write: start of the range, 4 KiB units */
 #define CTL_REG_LEN	0x0c	/* write: length of the range, 4 KiB units */
-#define CTL_REG_CMD	0x10	/* write: CTL_CMD_*; read: last command's errno */
-#define CTL_REG_EXIT	0x14	/* write: power off, VMM exits with value & 255 */
+#define CTL_REG_CMD	0x10	/* write: CTL_CMD_*; read: its errno */
+#define CTL_REG_EXIT	0x14	/* write: power off, exit status & 255 */
 
 #define CTL_MAGIC	0x4d454d47	/* "GMEM" in little-endian bytes */
 #define CTL_UNIT_SHIFT	12

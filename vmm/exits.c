@@ -156,7 +156,7 @@ int vmm_run(struct vmm *v)
 			mmio_exit(v);
 			break;
 		case KVM_EXIT_SHUTDOWN:
-			/* A triple fault: how Linux reboots as a last resort. */
+			/* A triple fault: Linux's last way to reboot. */
 			machine_reset(v, "triple fault");
 			vmm_log("the vCPU was at rip 0x%llx",
 				(unsigned long long)cpu_rip(v));
@@ -165,7 +165,7 @@ int vmm_run(struct vmm *v)
 			machine_reset(v, "system event");
 			break;
 		case KVM_EXIT_HLT:
-			/* Only without the in-kernel APIC; nothing can wake it. */
+			/* Only without an in-kernel APIC: nothing wakes it. */
 			vmm_log("guest halted with nothing to wake it");
 			v->exit_status = VMM_EXIT_NO_STATUS;
 			break;

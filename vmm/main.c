@@ -67,9 +67,11 @@ void vmm_verbose(const struct vmm *v, const char *fmt, ...)
 const char *vmm_size_str(uint64_t bytes, char *buf, size_t len)
 {
 	if (bytes >= GIB && bytes % GIB == 0)
-		snprintf(buf, len, "%llu GiB", (unsigned long long)(bytes / GIB));
+		snprintf(buf, len, "%llu GiB",
+			 (unsigned long long)(bytes / GIB));
 	else if (bytes >= MIB && bytes % MIB == 0)
-		snprintf(buf, len, "%llu MiB", (unsigned long long)(bytes / MIB));
+		snprintf(buf, len, "%llu MiB",
+			 (unsigned long long)(bytes / MIB));
 	else if (bytes >= MIB)
 		snprintf(buf, len, "%.1f MiB", (double)bytes / MIB);
 	else
@@ -81,7 +83,7 @@ const char *vmm_size_str(uint64_t bytes, char *buf, size_t len)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: gmem-vmm --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [OPTIONS]\n"
+"usage: gmem-vmm --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [OPTION]...\n"
 "Boot a Linux bzImage on one vCPU whose RAM is a libgmem file.  The guest's\n"
 "serial console (COM1, use console=ttyS0) goes to stdout; gmem-vmm's own\n"
 "lines go to stderr.  Options follow QEMU's names; one or two dashes work.\n"
@@ -184,7 +186,8 @@ static int parse_options(struct vmm_opts *o, int argc, char **argv)
 			if (gmem_backend_parse(optarg, &be) < 0 ||
 			    be == GMEM_BACKEND_AUTO) {
 				vmm_log("error: --mem-backend %s: use "
-					"guest_memfd, memfd or hugetlb", optarg);
+					"guest_memfd, memfd or hugetlb",
+					optarg);
 				return -EINVAL;
 			}
 			o->backend = be;

@@ -50,7 +50,7 @@ struct vmm_mem {
 	struct gmem_vm *vm;
 	struct gmem_file *ram;
 	struct gmem_binding *low;	/* [0, low_size) at guest-physical 0 */
-	struct gmem_binding *high;	/* the rest at HIGH_RAM_START, or NULL */
+	struct gmem_binding *high;	/* the rest at 4 GiB, or NULL */
 	uint8_t *host;			/* the whole file, mapped here */
 	uint64_t size;
 	uint64_t low_size;
@@ -87,7 +87,7 @@ struct vcpu {
 struct serial {
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
 	bool thre_pending;		/* "transmitter empty" interrupt due */
-	uint8_t rx[16];			/* loopback bytes, for the driver's probe */
+	uint8_t rx[16];			/* looped-back bytes (driver probe) */
 	unsigned int rx_len;
 	int irq_level;			/* what we last told KVM, -1 unknown */
 	char out[256];			/* stdout line buffer */
@@ -119,7 +119,7 @@ struct vmm {
 	/* Timing, in seconds since the VMM started. */
 	double t_start;
 	double t_ready;			/* RAM, kernel and vCPU set up */
-	double t_init;			/* the guest said its init runs; 0 = not yet */
+	double t_init;			/* guest init began; 0 = not yet */
 	uint8_t rtc_index;		/* CMOS register the guest selected */
 	uint32_t pci_addr;		/* PCI configuration address register */
 	/* What the guest touched that nothing here models. */
