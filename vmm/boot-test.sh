@@ -11,8 +11,9 @@
 # printed for the boots are the emulated machine's, so they measure the
 # emulator, not gmem.
 #
-# Env: VMM_KERNEL (bzImage; default the tests/vm cache's), VMM_BOOT_TIMEOUT
-# (seconds per boot, 90).
+# Env: VMM_KERNEL (bzImage; default the tests/vm cache's, which is fetched
+# if missing), VMM_BOOT_TIMEOUT (seconds per boot, 40), and tests/vm's
+# GMEM_VM_* knobs.
 set -u
 
 # ---- inside the emulated machine ------------------------------------------
@@ -22,16 +23,17 @@ set -u
 APPEND="console=ttyS0 acpi=off panic=-1 quiet"
 WINDOW="memmap=64M!256M"
 
-# boot NAME APPEND OPTIONS... : one boot, judged on what the guest said.
-boot() {
+# boot_once NAME APPEND OPTIONS... : one boot; sets why (empty if it passed),
+# times, and reported (the guest's check program said anything at all).
+boot_once() {
 	name=$1 append=$2
 	shift 2
 	out=/tmp/$name.out err=/tmp/$name.err
-	timeout "${VMM_BOOT_TIMEOUT:-90}" ./gmem-vmm --kernel "$KERNEL" \
+	timeout "${VMM_BOOT_TIMEOUT:-40}" ./gmem-vmm --kernel "$KERNEL" \
 		--initrd initramfs.cpio --append "$append" \
 		--stats-dir /tmp/gmem-stats "$@" >"$out" 2>"$err" &
 	pid=$!
-	[ "$name" = guest_memfd ] && stats_check "$pid"
+	[ "$name" = guest_memfd ] && [ -z "$stats_done" ] && stats_check "$pid"
 	wait "$pid"
 	rc=$?
 	tr -d '\r' <"$out" >"$out.txt"
@@ -42,21 +44,38 @@ boot() {
 	# The lines that show what happened, for the log.
 	grep -h -E '^gmem-check: |^gmem-vmm: (preallocated|guest init|KVM|RAM|discarded|stopped|guest powered|guest reset|error)' \
 		"$out.txt" "$err" | sed 's/^/    /'
+	reported=$(grep -c '^gmem-check: ' "$out.txt")
 	why=
-	if [ "$rc" = 124 ]; then
-		why="no power-off within ${VMM_BOOT_TIMEOUT:-90} s"
+	if [ "$rc" = 143 ] || [ "$rc" = 124 ]; then
+		why="no power-off within ${VMM_BOOT_TIMEOUT:-40} s ($(grep -o 'the vCPU at rip 0x[0-9a-f]*' "$err"))"
 	elif ! grep -q '^gmem-check: RESULT PASS' "$out.txt"; then
 		why=$(grep -m1 '^gmem-check: FAIL' "$out.txt")
 		[ -n "$why" ] || why=$(grep -m1 'error' "$err")
 		[ -n "$why" ] || why="the guest never reported (status $rc)"
-		tail -n 15 "$out.txt" | sed 's/^/    console: /'
 	elif [ "$rc" != 0 ]; then
 		why="gmem-vmm exited with status $rc"
 	fi
+	[ -z "$why" ] || tail -n 12 "$out.txt" | sed 's/^/    console: /'
+}
+
+# boot NAME APPEND OPTIONS... : a boot, judged on what the guest said.
+#
+# Nested guests in this emulated machine sometimes hang or oops on their
+# own (QEMU -accel kvm -cpu qemu64 there does the same under a CPU-bound
+# guest), so a boot that dies before its check program says anything is
+# tried once more, and the line says so.  A check that fails is final.
+boot() {
+	boot_once "$@"
+	first=
+	if [ -n "$why" ] && [ "$reported" = 0 ]; then
+		first="; the first attempt failed before the check ran: $why"
+		echo "    (booting $1 again)"
+		boot_once "$@"
+	fi
 	if [ -n "$why" ]; then
-		echo "FAIL boot-$name: $why"
+		echo "FAIL boot-$1: $why$first"
 	else
-		echo "PASS boot-$name: $times (emulated time)"
+		echo "PASS boot-$1: $times (emulated time)$first"
 	fi
 }
 
@@ -67,6 +86,7 @@ stats_check() {
 		[ -s "$file" ] && break
 		sleep 0.1
 	done
+	stats_done=1
 	if ! [ -x ./gmemctl ]; then
 		echo "SKIP stats-export: no gmemctl in this build"
 	elif ./gmemctl stats --pid "$1" --dir /tmp/gmem-stats >/tmp/stats.out 2>&1 &&
@@ -80,6 +100,7 @@ stats_check() {
 
 inside() {
 	KERNEL=$1
+	stats_done=
 	if ! [ -c /dev/kvm ]; then
 		echo "SKIP boot: the emulated machine has no /dev/kvm"
 		return 0
@@ -102,6 +123,7 @@ inside() {
 }
 
 if [ "${1:-}" = --inside ]; then
+	VMM_BOOT_TIMEOUT=$3
 	inside "$2"
 	exit 0
 fi
@@ -110,16 +132,35 @@ fi
 build=${1:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
 vmm=$build/gmem-vmm
+check=$build/vmm/gmem-check
 initramfs=$build/vmm/initramfs.cpio
+# Where tests/vm keeps its kernel (see tests/vm/setup.sh).
+if [ "$(id -u)" = 0 ]; then
+	cache=${GMEM_VM_CACHE:-/var/cache/gmem-vm}
+else
+	cache=${GMEM_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gmem-vm}
+fi
 suite=${GMEM_VM_KERNEL:-trixie-backports}
-kernel=${VMM_KERNEL:-$(ls /var/cache/gmem-vm/"$suite"/boot/vmlinuz-* 2>/dev/null | head -n 1)}
+cached_kernel() { ls "$cache/$suite"/boot/vmlinuz-* 2>/dev/null | head -n 1; }
 
-for f in "$vmm" "$initramfs"; do
-	[ -e "$f" ] || { echo "FAIL boot: $f is missing (make boot builds it)"; exit 1; }
+for f in "$vmm" "$check"; do
+	[ -x "$f" ] || { echo "FAIL boot: $f is missing (run make first)"; exit 1; }
 done
+kernel=${VMM_KERNEL:-$(cached_kernel)}
+if [ -z "$kernel" ]; then
+	# The emulated machine needs this set-up anyway; it is idempotent.
+	"$here/tests/vm/setup.sh" >&2 && kernel=$(cached_kernel)
+fi
 if [ -z "$kernel" ] || ! [ -f "$kernel" ]; then
-	echo "SKIP boot: no kernel; tests/vm/setup.sh fetches Debian's"
+	echo "SKIP boot: no kernel; tests/vm/setup.sh could not fetch Debian's"
 	exit 0
+fi
+# The test guest's pmem drivers come from the same kernel's module tree.
+if ! [ -f "$initramfs" ]; then
+	krel=${kernel##*/vmlinuz-}
+	sh "$here/vmm/mkinitramfs.sh" "$initramfs" "$check" \
+		"$cache/$suite/lib/modules/$krel" ||
+		{ echo "FAIL boot: cannot build $initramfs"; exit 1; }
 fi
 # run-in-vm.sh copies paths as they are: give it the file, not a link.
 kernel=$(readlink -f "$kernel")
@@ -166,11 +207,15 @@ mkdir -p "$dir"
 cp "$vmm" "$initramfs" "$0" "$dir/"
 [ -x "$build/gmemctl" ] && cp "$build/gmemctl" "$dir/"
 start=$(date +%s)
+# One emulated CPU: with two, nested guests there oops in interrupt entry
+# (a garbage per-CPU base) or hang, under gmem-vmm and QEMU alike, within
+# seconds of CPU-bound work; with one, none did.
+GMEM_VM_SMP=${GMEM_VM_SMP:-1} \
 GMEM_VM_MEM=${GMEM_VM_MEM:-6G} GMEM_VM_TIMEOUT=${GMEM_VM_TIMEOUT:-600} \
 GMEM_VM_APPEND=${GMEM_VM_APPEND-hugepagesz=1G hugepages=1} \
 GMEM_VM_QEMU_ARGS=${GMEM_VM_QEMU_ARGS-"-object memory-backend-ram,id=m0,size=3G -object memory-backend-ram,id=m1,size=3G -numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1"} \
 GMEM_VM_EXTRA="$kernel" \
-	"$here/tests/vm/run-in-vm.sh" "$dir" -- sh boot-test.sh --inside "$kernel" \
+	"$here/tests/vm/run-in-vm.sh" "$dir" -- sh boot-test.sh --inside "$kernel" "${VMM_BOOT_TIMEOUT:-40}" \
 	>"$tmp/vm.log"
 rc=$?
 # The emulated machine's own KVM complains about the guest's probe of

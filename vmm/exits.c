@@ -32,11 +32,11 @@ static void on_signal(int sig)
 		signal_run->immediate_exit = 1;
 }
 
-void vmm_stop_on_signals(struct vmm *v)
+/* Early, so that a signal during prealloc also ends in vmm_run(). */
+void vmm_stop_on_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 
-	signal_run = v->cpu.run;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -132,16 +132,23 @@ int vmm_run(struct vmm *v)
 	struct kvm_run *run = v->cpu.run;
 
 	v->exit_status = -1;
+	signal_run = run;
 	while (v->exit_status < 0) {
+		/*
+		 * A signal before this check ends the loop here; one after it
+		 * has set immediate_exit, so KVM_RUN returns at once.
+		 */
+		if (stop_signal) {
+			/* Where a guest that hung was hanging. */
+			vmm_log("stopped by signal %d (%s), the vCPU at rip "
+				"0x%llx", (int)stop_signal,
+				strsignal(stop_signal),
+				(unsigned long long)cpu_rip(v));
+			return 128 + stop_signal;
+		}
 		if (ioctl(v->cpu.fd, KVM_RUN, 0) < 0) {
 			int err = errno;
 
-			if (stop_signal) {
-				vmm_log("stopped by signal %d (%s)",
-					(int)stop_signal,
-					strsignal(stop_signal));
-				return 128 + stop_signal;
-			}
 			if (err == EINTR || err == EAGAIN)
 				continue;
 			vmm_log("error: KVM_RUN: %s (exit reason %u)",

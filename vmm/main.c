@@ -313,6 +313,7 @@ int main(int argc, char **argv)
 	if (boot_plan(v) < 0)
 		return VMM_EXIT_USAGE;
 	status = VMM_EXIT_ERROR;
+	vmm_stop_on_signals();
 	if (create_vm(v) < 0)
 		goto out;
 	ret = gmem_vm_open(v->vm_fd, GMEM_SLOT_FIRST, GMEM_SLOT_COUNT,
@@ -332,7 +333,6 @@ int main(int argc, char **argv)
 	if (mem_bind_vcpu_thread(v) < 0)
 		goto out;
 	serial_init(&v->com1);
-	vmm_stop_on_signals(v);
 	v->t_ready = vmm_now() - v->t_start;
 	vmm_log("booting %s: %s of %s RAM%s, ready after %.3f s",
 		v->opts.kernel,

@@ -191,6 +191,6 @@ void kvm_stats_report(struct vmm *v, const char *when);
 
 /* exits.c */
 int vmm_run(struct vmm *v);
-void vmm_stop_on_signals(struct vmm *v);
+void vmm_stop_on_signals(void);
 
 #endif /* GMEM_VMM_H */

@@ -14,8 +14,11 @@ VMM_HDR := vmm/vmm.h vmm/ctl.h include/gmem.h
 VMM_CHECK := $(BUILD)/vmm/gmem-check
 VMM_INITRAMFS := $(BUILD)/vmm/initramfs.cpio
 
-# The kernel the tests/vm harness unpacked: its bzImage and module tree.
-VMM_KERNEL_ROOT ?= /var/cache/gmem-vm/trixie-backports
+# The kernel the tests/vm harness unpacked: its bzImage and module tree
+# (tests/vm/setup.sh fetches it; the cache is root's default there).
+GMEM_VM_CACHE ?= /var/cache/gmem-vm
+GMEM_VM_KERNEL ?= trixie-backports
+VMM_KERNEL_ROOT ?= $(GMEM_VM_CACHE)/$(GMEM_VM_KERNEL)
 VMM_KREL = $(firstword $(notdir $(wildcard $(VMM_KERNEL_ROOT)/lib/modules/*)))
 
 # The guest program is static and never sanitized: it runs in the guest.
@@ -45,5 +48,7 @@ $(VMM_INITRAMFS): $(VMM_CHECK) vmm/guest/init vmm/mkinitramfs.sh
 .PHONY: vmm-initramfs boot
 vmm-initramfs: $(VMM_INITRAMFS)
 
-boot: $(VMM) $(VMM_INITRAMFS) $(GMEMCTL)
+# Without the kernel's module tree yet, boot-test.sh fetches it (through
+# tests/vm/setup.sh) and packs the initramfs itself.
+boot: $(VMM) $(VMM_CHECK) $(GMEMCTL) $(if $(VMM_KREL),$(VMM_INITRAMFS))
 	sh vmm/boot-test.sh $(BUILD)
