@@ -178,3 +178,6 @@ demo: $(GMEMCTL)
 		echo "== /dev/kvm is missing here; running the demo in an emulated machine with KVM (tests/vm)"; \
 		tests/vm/run-in-vm.sh $(BUILD) -- ./gmemctl demo; \
 	fi
+
+# gmem-vmm, the example VMM that boots Linux on libgmem RAM.
+include vmm/vmm.mk
