@@ -111,6 +111,19 @@ else
 	run_in_vm "emulated machine" $all >"$log"
 fi
 
+# gmem-vmm boots Linux, on every host in the emulated machine (one CPU
+# there: nested Linux guests are unreliable on two).
+if [ "${GMEM_TEST_VM:-auto}" != no ] && [ -x "$build/gmem-vmm" ]; then
+	case " ${GMEM_TEST_ONLY:-vmm-boot} " in
+	*" vmm-boot "*)
+		{
+			echo "== vmm-boot"
+			sh "$here/../vmm/boot-test.sh" "$build" 2>&1
+			echo "== status vmm-boot $?"
+		} >>"$log" ;;
+	esac
+fi
+
 sh "$here/check-abi.sh" "$build" >"$log.abi" 2>&1
 echo "== status abi $?" >>"$log.abi"
 { echo "== abi"; cat "$log.abi"; } >>"$log"
