@@ -545,8 +545,8 @@ int gmem_dma_unmap(struct gmem_dma *dma, struct gmem_binding *binding);
 struct gmem_dma_stats {
 	uint32_t path;			/* enum gmem_dma_path */
 	uint32_t bindings;		/* bindings mapped now */
-	uint64_t mapped_bytes;		/* IOVA bytes the kernel has mapped now */
-	uint64_t by_file_bytes;		/* of those, mapped by file descriptor */
+	uint64_t mapped_bytes;		/* IOVA the kernel has mapped now */
+	uint64_t by_file_bytes;		/* of those, mapped by fd */
 	uint64_t by_address_bytes;	/* of those, by host address */
 	uint64_t mappings;		/* kernel mappings now */
 	/*
@@ -556,8 +556,8 @@ struct gmem_dma_stats {
 	 */
 	uint64_t missing_bytes;
 	uint64_t map_calls;		/* map ioctls the kernel accepted */
-	uint64_t unmap_calls;		/* unmap ioctls the kernel accepted */
-	uint64_t failed_calls;		/* map or unmap ioctls it refused */
+	uint64_t unmap_calls;		/* unmap ioctls it accepted */
+	uint64_t failed_calls;		/* map/unmap ioctls it refused */
 	/* Files the kernel would not map by fd, mapped by address instead. */
 	uint64_t by_file_refused;
 	char error[128];		/* the latest refusal, or "" */
@@ -576,7 +576,7 @@ int gmem_dma_close(struct gmem_dma *dma);
 /* What this host offers for device DMA (opens nothing it keeps). */
 struct gmem_dma_host {
 	int vfio;			/* /dev/vfio/vfio answers as VFIO */
-	int vfio_type1;			/* its type1 IOMMU (v2) is available */
+	int vfio_type1;			/* it offers the type1v2 IOMMU */
 	int iommufd;			/* /dev/iommu allocates an IOAS */
 	/*
 	 * IOMMU_IOAS_MAP_FILE: 1 the kernel maps a memfd by fd, 0 it lacks
@@ -585,7 +585,7 @@ struct gmem_dma_host {
 	 * tries, and maps by address where the file is refused.
 	 */
 	int iommufd_map_file;
-	char vfio_error[96];		/* why vfio or vfio_type1 is 0, or "" */
+	char vfio_error[96];		/* why vfio_type1 is 0, or "" */
 	char iommufd_error[96];		/* why iommufd is 0, or "" */
 	uint64_t reserved[4];
 };

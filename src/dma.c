@@ -187,7 +187,7 @@ static int map_range(struct gmem_dma *d, struct gmem_dma_rec *r, uint64_t s,
 			continue;
 		}
 		end = min_u64(until, e);
-		/* The VM's map, never the caller's word, says what is private. */
+		/* The VM's map, not the caller, says what is private. */
 		if (gmem_vm_is_private(r->w.vm, pos, &run)) {
 			pos = min_u64(pos + run, end);
 			continue;

@@ -26,7 +26,8 @@ struct gmem_dma_path_ops {
 	 * says whether the kernel took the file itself or the host address.
 	 */
 	int (*map)(struct gmem_dma *d, struct gmem_dma_rec *r, uint64_t iova,
-		   uint64_t off, uint64_t len, bool *by_file, const char **call);
+		   uint64_t off, uint64_t len, bool *by_file,
+		   const char **call);
 	/* Unmap exactly one earlier mapping. */
 	int (*unmap)(struct gmem_dma *d, uint64_t iova, uint64_t len,
 		     const char **call);
@@ -44,9 +45,9 @@ void gmem_dma_iommufd_probe(struct gmem_dma_host *h);
 
 /* One binding a gmem_dma maps, and the books of what the kernel holds. */
 struct gmem_dma_rec {
-	struct gmem_watch w;		/* w.file valid until the binding ends */
+	struct gmem_watch w;		/* w.file: until the binding ends */
 	struct gmem_dma *d;
-	struct gmem_binding *b;		/* only compared, never followed */
+	struct gmem_binding *b;		/* compared, never followed */
 	/*
 	 * The kernel's mappings, exactly: one extent per map call, tagged
 	 * with a number of its own (so two never merge into one that the
@@ -76,7 +77,7 @@ struct gmem_dma_rec {
 struct gmem_dma {
 	const struct gmem_dma_path_ops *ops;
 	struct gmem_vm *vm;		/* reference held */
-	int fd;				/* container or iommufd, borrowed */
+	int fd;				/* not ours: never closed */
 	uint32_t ioas_id;		/* iommufd */
 	uint64_t iova_pgsizes;		/* VFIO: IOMMU page sizes */
 	bool no_map_file;		/* iommufd without MAP_FILE (ENOTTY) */

@@ -16,7 +16,7 @@
 
 #define GMEM_VFIO_TYPE			';'
 #define GMEM_VFIO_BASE			100
-#define GMEM_VFIO_IO(n)			_IO(GMEM_VFIO_TYPE, GMEM_VFIO_BASE + (n))
+#define GMEM_VFIO_IO(n)		_IO(GMEM_VFIO_TYPE, GMEM_VFIO_BASE + (n))
 
 #define GMEM_VFIO_API_VERSION		0
 #define GMEM_VFIO_TYPE1_IOMMU		1
@@ -84,7 +84,7 @@ struct gmem_vfio_device_bind_iommufd {
 	uint32_t flags;
 	int32_t iommufd;
 	uint32_t out_devid;
-	uint64_t token_uuid_ptr;	/* used only with a flag (Linux 6.17+) */
+	uint64_t token_uuid_ptr;	/* only with a flag (Linux 6.17+) */
 };
 
 struct gmem_vfio_device_attach_iommufd_pt {
@@ -137,9 +137,9 @@ struct gmem_iommu_iova_range {
 struct gmem_iommu_ioas_iova_ranges {
 	uint32_t size;
 	uint32_t ioas_id;
-	uint32_t num_iovas;		/* in: room; out: how many there are */
+	uint32_t num_iovas;		/* in: room; out: how many */
 	uint32_t reserved;
-	uint64_t allowed_iovas;		/* struct gmem_iommu_iova_range[] */
+	uint64_t allowed_iovas;		/* gmem_iommu_iova_range[] */
 	uint64_t out_iova_alignment;
 };
 

@@ -31,7 +31,6 @@
 /* edu masks DMA addresses to 28 bits: every IOVA stays below 256 MiB. */
 #define GPA (4 * MIB)
 #define LEN (4 * MIB)			/* two 2 MiB blocks of mappings */
-#define SCRATCH_IOVA (64 * MIB)		/* the test's own probe mapping */
 
 /*
  * QEMU's edu (hw/misc/edu.c): registers in BAR0; a 4 KiB buffer the DMA
@@ -468,7 +467,8 @@ static void roundtrip(bool iommufd, enum gmem_backend be)
 	struct dev v;
 	struct mem m;
 
-	if (be == GMEM_BACKEND_HUGETLB && !t_hugepool_set(2 * MIB, LEN / (2 * MIB)))
+	if (be == GMEM_BACKEND_HUGETLB &&
+	    !t_hugepool_set(2 * MIB, LEN / (2 * MIB)))
 		return;
 	if (!dev_open(&v, iommufd) || !mem_make(&m, be))
 		return;

@@ -91,12 +91,14 @@ static void print_dma(const struct gmem_dma_host *d)
 	else
 		printf("  VFIO type1        no: %s\n", d->vfio_error);
 	if (d->iommufd)
-		printf("  iommufd           usable (an IOAS can be allocated)\n");
+		printf("  iommufd           usable (an IOAS can be "
+		       "allocated)\n");
 	else
 		printf("  iommufd           no: %s\n", d->iommufd_error);
 	if (d->iommufd_map_file == 1)
-		printf("  IOAS_MAP_FILE     known to this kernel (a memfd mapped "
-		       "by fd into an empty IOAS);\n                    which "
+		printf("  IOAS_MAP_FILE     known to this kernel (a memfd "
+		       "mapped by fd into an empty IOAS);\n"
+		       "                    which "
 		       "files it pins for a device shows only when mapped: "
 		       "libgmem\n                    tries each file and maps "
 		       "by address where it is refused\n");
@@ -280,8 +282,8 @@ int cmd_probe(int argc, char **argv)
 		case 'h':
 			printf("usage: gmemctl probe [--json]\n"
 			       "Show KVM's guest-memory capabilities, memfd, "
-			       "hugepage pools, THP, NUMA, IOMMU\n(VFIO type1, iommufd "
-			       "and MAP_FILE), and which "
+			       "hugepage pools, THP, NUMA, IOMMU\n"
+			       "(VFIO type1, iommufd and MAP_FILE), and which "
 			       "gmem backends work here.\n");
 			return 0;
 		default:
