@@ -61,7 +61,7 @@ TEST_HELPER_OBJ := $(BUILD)/tests/harness.o $(BUILD)/tests/tool.o
 all: lib $(GMEMCTL) $(TEST_BINS)
 lib: $(LIB_A) $(BUILD)/libgmem.so
 
-$(BUILD)/src/%.o: src/%.c include/gmem.h src/internal.h src/kvm_uapi.h
+$(BUILD)/src/%.o: src/%.c include/gmem.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
@@ -128,7 +128,8 @@ $(GMEMCTL): $(TOOL_OBJ) $(RUNNER_OBJ) $(LIB_A)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_OBJ) $(RUNNER_OBJ) $(LIB_A) $(LDLIBS)
 
 # ---- tests ----
-$(BUILD)/tests/%.o: tests/%.c tests/harness.h runner/runner.h include/gmem.h
+$(BUILD)/tests/%.o: tests/%.c tests/harness.h runner/runner.h include/gmem.h \
+		$(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -Irunner -Iguest -Itests -Isrc -c $< -o $@

@@ -571,6 +571,103 @@ int gmem_vm_stats(struct gmem_vm *vm, struct gmem_file_stats *out);
 int gmem_stats_export_start(const char *dir, unsigned int interval_ms);
 int gmem_stats_export_stop(void);
 
+/* ---- DMA: devices reaching guest memory through the IOMMU ------------- */
+
+struct gmem_dma;
+
+/* How a gmem_dma reaches the IOMMU. */
+enum gmem_dma_path {
+	GMEM_DMA_VFIO_TYPE1 = 1,	/* a VFIO type1 container */
+	GMEM_DMA_IOMMUFD = 2,		/* an iommufd IOAS */
+};
+
+/*
+ * Device mappings that follow the memory.  A binding's shared side is
+ * mapped for the devices at IOVA = guest-physical address, and the library
+ * keeps it so: before a discard, an unbind, a VM close or a conversion to
+ * private frees or hides a range, the devices lose it first (and if the
+ * kernel will not unmap it, the discard or conversion fails with nothing
+ * changed); after a populate or a conversion to shared they get it back.
+ * Ranges the VM has as private are never mapped.  Mapping pins the pages,
+ * so gmem_dma_map() makes the whole shared side resident.  docs/dma.md has
+ * the model and the costs.
+ *
+ * The container or iommufd is the caller's: set up (groups or devices
+ * attached), never closed by the library, and open until gmem_dma_close()
+ * returns.  A gmem_dma, its bindings, their files and the VM may be closed
+ * in any order.
+ */
+
+/* A VFIO type1 container with its groups attached and VFIO_SET_IOMMU done. */
+int gmem_dma_open_vfio(struct gmem_vm *vm, int container_fd,
+		       struct gmem_dma **out);
+
+/*
+ * An iommufd and one of its IOAS, with the devices attached to it.  Files
+ * are mapped by file descriptor (IOMMU_IOAS_MAP_FILE) where the kernel
+ * takes the file, else by the library's host mapping (IOMMU_IOAS_MAP).
+ */
+int gmem_dma_open_iommufd(struct gmem_vm *vm, int iommufd, uint32_t ioas_id,
+			  struct gmem_dma **out);
+
+/*
+ * Map binding's shared side (not its private parts) and keep it mapped as
+ * the memory changes, until gmem_dma_unmap(), the binding's end or
+ * gmem_dma_close().  On failure nothing stays mapped.
+ */
+int gmem_dma_map(struct gmem_dma *dma, struct gmem_binding *binding);
+int gmem_dma_unmap(struct gmem_dma *dma, struct gmem_binding *binding);
+
+struct gmem_dma_stats {
+	uint32_t path;			/* enum gmem_dma_path */
+	uint32_t bindings;		/* bindings mapped now */
+	uint64_t mapped_bytes;		/* IOVA the kernel has mapped now */
+	uint64_t by_file_bytes;		/* of those, mapped by fd */
+	uint64_t by_address_bytes;	/* of those, by host address */
+	uint64_t mappings;		/* kernel mappings now */
+	/*
+	 * Bytes the devices should reach but the kernel refused to map when
+	 * the memory came back (after a populate or a conversion); tried
+	 * again by the next one.  error says why.
+	 */
+	uint64_t missing_bytes;
+	uint64_t map_calls;		/* map ioctls the kernel accepted */
+	uint64_t unmap_calls;		/* unmap ioctls it accepted */
+	uint64_t failed_calls;		/* map/unmap ioctls it refused */
+	/* Files the kernel would not map by fd, mapped by address instead. */
+	uint64_t by_file_refused;
+	char error[128];		/* the latest refusal, or "" */
+	uint64_t reserved[6];
+};
+
+int gmem_dma_stats(struct gmem_dma *dma, struct gmem_dma_stats *out);
+
+/*
+ * Unmap everything and release the handle.  If the kernel refuses an
+ * unmap, the call fails and the handle stays valid (and keeps following
+ * what is still mapped): call it again.
+ */
+int gmem_dma_close(struct gmem_dma *dma);
+
+/* What this host offers for device DMA (opens nothing it keeps). */
+struct gmem_dma_host {
+	int vfio;			/* /dev/vfio/vfio answers as VFIO */
+	int vfio_type1;			/* it offers the type1v2 IOMMU */
+	int iommufd;			/* /dev/iommu allocates an IOAS */
+	/*
+	 * IOMMU_IOAS_MAP_FILE: 1 the kernel maps a memfd by fd, 0 it lacks
+	 * the call, -1 not known (no iommufd).  Whether it takes a given file
+	 * type with a device attached is known only when mapped: the library
+	 * tries, and maps by address where the file is refused.
+	 */
+	int iommufd_map_file;
+	char vfio_error[96];		/* why vfio_type1 is 0, or "" */
+	char iommufd_error[96];		/* why iommufd is 0, or "" */
+	uint64_t reserved[4];
+};
+
+int gmem_dma_probe(struct gmem_dma_host *out);
+
 #ifdef __cplusplus
 }
 #endif

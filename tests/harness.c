@@ -143,6 +143,62 @@ bool t_need_private(void)
 	return false;
 }
 
+/* One key of the emulated machine's features file, or "" if missing. */
+static void vm_feature(const char *path, const char *key, char *out,
+		       size_t len)
+{
+	size_t klen = strlen(key);
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	snprintf(out, len, "(no %s= line in %s)", key, path);
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) || line[klen] != '=')
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(out, len, "%s", line + klen + 1);
+		break;
+	}
+	if (f)
+		fclose(f);
+}
+
+bool t_need_edu(bool iommufd, struct t_edu *out)
+{
+	const char *features = getenv("GMEM_VM_FEATURES");
+	char path[128];
+
+	memset(out, 0, sizeof(*out));
+	if (!features) {
+		t_skip("needs a DMA device behind an IOMMU (tests/vm's "
+		       "emulated machine has edu)");
+		return false;
+	}
+	/* The emulated machine promised it: say why it is not there. */
+	vm_feature(features, "edu", out->bdf, sizeof(out->bdf));
+	if (strncmp(out->bdf, "0000:", 5)) {
+		t_fail(__FILE__, __LINE__, "the emulated machine has no edu "
+		       "for VFIO: edu=%s", out->bdf);
+		return false;
+	}
+	vm_feature(features, iommufd ? "iommufd" : "vfio", path, sizeof(path));
+	if (strcmp(path, iommufd ? "yes" : "type1")) {
+		t_fail(__FILE__, __LINE__, "the emulated machine has no %s: "
+		       "%s=%s", iommufd ? "iommufd" : "VFIO type1",
+		       iommufd ? "iommufd" : "vfio", path);
+		return false;
+	}
+	vm_feature(features, "edu_group", out->group, sizeof(out->group));
+	vm_feature(features, "edu_cdev", out->cdev, sizeof(out->cdev));
+	if (strncmp(iommufd ? out->cdev : out->group, "/dev/vfio/", 10)) {
+		t_fail(__FILE__, __LINE__, "the emulated machine names no edu "
+		       "%s: %s", iommufd ? "cdev" : "group",
+		       iommufd ? out->cdev : out->group);
+		return false;
+	}
+	return true;
+}
+
 int t_count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");

@@ -47,6 +47,19 @@ bool t_need_guest_memfd_mmap(void);
  */
 bool t_need_private(void);
 
+/* Where the emulated machine's edu DMA device is (its features file). */
+struct t_edu {
+	char bdf[32];			/* PCI address, 0000:00:01.0 */
+	char group[64];			/* /dev/vfio/N */
+	char cdev[64];			/* /dev/vfio/devices/vfioN */
+};
+/*
+ * Skip the case unless this is the emulated machine; there, which is built
+ * with edu behind an IOMMU, fail with the machine's reason if edu cannot
+ * be reached through VFIO type1 (iommufd false) or iommufd (true).
+ */
+bool t_need_edu(bool iommufd, struct t_edu *out);
+
 /* tool.c: run build/gmemctl with args (NULL-terminated); its stdout and
  * stderr land in t_out; returns its exit status. */
 extern char t_out[1 << 16];

@@ -26,7 +26,7 @@ trap 'rm -f "$log" "$log.abi"' EXIT
 # has private memory, an IOMMU with a DMA device, or a KVM that boots
 # Linux).
 VM_PROGRAMS=${GMEM_VM_PROGRAMS-"test_numa test_populate"}
-VM_ONLY_PROGRAMS=${GMEM_VM_ONLY_PROGRAMS-"test_private"}
+VM_ONLY_PROGRAMS=${GMEM_VM_ONLY_PROGRAMS-"test_private test_dma"}
 
 # The test programs, filtered by GMEM_TEST_ONLY.
 programs() {

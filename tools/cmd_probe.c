@@ -82,9 +82,37 @@ static const char *private_guarantee(const struct gmem_vm_caps *c)
 	       "never tries";
 }
 
+/* The kernel paths to the IOMMU, and what is known about MAP_FILE. */
+static void print_dma(const struct gmem_dma_host *d)
+{
+	if (d->vfio_type1)
+		printf("  VFIO type1        usable (a container offers the "
+		       "type1v2 IOMMU; libgmem maps by address)\n");
+	else
+		printf("  VFIO type1        no: %s\n", d->vfio_error);
+	if (d->iommufd)
+		printf("  iommufd           usable (an IOAS can be "
+		       "allocated)\n");
+	else
+		printf("  iommufd           no: %s\n", d->iommufd_error);
+	if (d->iommufd_map_file == 1)
+		printf("  IOAS_MAP_FILE     known to this kernel (a memfd "
+		       "mapped by fd into an empty IOAS);\n"
+		       "                    which "
+		       "files it pins for a device shows only when mapped: "
+		       "libgmem\n                    tries each file and maps "
+		       "by address where it is refused\n");
+	else if (d->iommufd_map_file == 0)
+		printf("  IOAS_MAP_FILE     not in this kernel: libgmem maps by "
+		       "address\n");
+	else
+		printf("  IOAS_MAP_FILE     not known (no usable iommufd)\n");
+}
+
 static void print_human(const struct gmem_host *h,
 			const struct backend_check *b,
-			const struct gmem_vm_caps *types)
+			const struct gmem_vm_caps *types,
+			const struct gmem_dma_host *dma)
 {
 	const char *promise = NULL;
 	char fl[64];
@@ -156,6 +184,7 @@ static void print_human(const struct gmem_host *h,
 	       (unsigned long long)h->numa_node_mask);
 	printf("IOMMU               /dev/iommu %s, /dev/vfio/vfio %s\n",
 	       h->iommu ? "present" : "absent", h->vfio ? "present" : "absent");
+	print_dma(dma);
 	printf("backends\n");
 	for (int i = 0; i < 3; i++)
 		printf("  %-17s %s%s\n", gmem_backend_name(b[i].backend),
@@ -164,7 +193,8 @@ static void print_human(const struct gmem_host *h,
 
 static void print_json(const struct gmem_host *h,
 		       const struct backend_check *b,
-		       const struct gmem_vm_caps *types)
+		       const struct gmem_vm_caps *types,
+		       const struct gmem_dma_host *dma)
 {
 	printf("{\n  \"kvm\": {\"present\": %s, \"api_version\": %d, \"error\": ",
 	       h->kvm_present ? "true" : "false", h->kvm_api_version);
@@ -208,8 +238,18 @@ static void print_json(const struct gmem_host *h,
 	json_string(stdout, h->thp_shmem_enabled);
 	printf("},\n  \"numa\": {\"nodes\": %u, \"mask\": %llu},\n",
 	       h->nr_numa_nodes, (unsigned long long)h->numa_node_mask);
-	printf("  \"iommu\": %s, \"vfio\": %s,\n  \"backends\": {",
+	printf("  \"iommu\": %s, \"vfio\": %s,\n",
 	       h->iommu ? "true" : "false", h->vfio ? "true" : "false");
+	printf("  \"dma\": {\"vfio\": %s, \"vfio_type1\": %s, "
+	       "\"vfio_error\": ", dma->vfio ? "true" : "false",
+	       dma->vfio_type1 ? "true" : "false");
+	json_string(stdout, dma->vfio_error);
+	printf(",\n    \"iommufd\": %s, \"iommufd_error\": ",
+	       dma->iommufd ? "true" : "false");
+	json_string(stdout, dma->iommufd_error);
+	printf(", \"map_file\": \"%s\"},\n  \"backends\": {",
+	       dma->iommufd_map_file == 1 ? "yes" :
+	       dma->iommufd_map_file == 0 ? "no" : "unknown");
 	for (int i = 0; i < 3; i++) {
 		printf("%s\n    \"%s\": {\"usable\": %s, \"error\": ",
 		       i ? "," : "", gmem_backend_name(b[i].backend),
@@ -229,6 +269,7 @@ int cmd_probe(int argc, char **argv)
 	};
 	struct gmem_vm_caps types[GMEM_VM_TYPE_COUNT];
 	struct backend_check b[3];
+	struct gmem_dma_host dma;
 	struct gmem_host h;
 	int json = 0, c;
 
@@ -241,7 +282,8 @@ int cmd_probe(int argc, char **argv)
 		case 'h':
 			printf("usage: gmemctl probe [--json]\n"
 			       "Show KVM's guest-memory capabilities, memfd, "
-			       "hugepage pools, THP, NUMA, IOMMU,\nand which "
+			       "hugepage pools, THP, NUMA, IOMMU\n"
+			       "(VFIO type1, iommufd and MAP_FILE), and which "
 			       "gmem backends work here.\n");
 			return 0;
 		default:
@@ -257,9 +299,10 @@ int cmd_probe(int argc, char **argv)
 	memset(types, 0, sizeof(types));
 	if (h.kvm_present)
 		probe_types(types);
+	gmem_dma_probe(&dma);
 	if (json)
-		print_json(&h, b, types);
+		print_json(&h, b, types, &dma);
 	else
-		print_human(&h, b, types);
+		print_human(&h, b, types, &dma);
 	return 0;
 }
