@@ -360,12 +360,13 @@ static int release_rec(struct gmem_dma *d, struct gmem_dma_rec *r)
 {
 	struct gmem_vm *vm = d->vm;
 	struct gmem_file *f = NULL;
+	struct gmem_range_hold hold;
 	int ret;
 
 	pthread_mutex_lock(&vm->lock);
 	if (r->bound) {
 		f = r->w.file;
-		pthread_mutex_lock(&f->range_lock);
+		gmem_range_lock(&f->ranges, &hold, r->w.off, r->w.off + r->w.len);
 	}
 	ret = unmap_all(d, r);
 	if (ret == 0) {
@@ -374,7 +375,7 @@ static int release_rec(struct gmem_dma *d, struct gmem_dma_rec *r)
 		pthread_mutex_unlock(&d->lock);
 	}
 	if (f)
-		pthread_mutex_unlock(&f->range_lock);
+		gmem_range_unlock(&f->ranges, &hold);
 	pthread_mutex_unlock(&vm->lock);
 	if (ret < 0)
 		return fail_noted(d, -ret, "; still mapped, still followed");
@@ -451,6 +452,7 @@ static int check_binding(struct gmem_dma *d, struct gmem_binding *b)
 
 GMEM_API int gmem_dma_map(struct gmem_dma *d, struct gmem_binding *b)
 {
+	struct gmem_range_hold hold;
 	struct gmem_dma_rec *r;
 	struct gmem_vm *vm;
 	struct gmem_file *f;
@@ -485,7 +487,7 @@ GMEM_API int gmem_dma_map(struct gmem_dma *d, struct gmem_binding *b)
 	pthread_mutex_unlock(&d->lock);
 	/* The range lock keeps discards out until the mapping is whole. */
 	f = r->w.file;
-	pthread_mutex_lock(&f->range_lock);
+	gmem_range_lock(&f->ranges, &hold, r->w.off, r->w.off + r->w.len);
 	pthread_mutex_lock(&d->lock);
 	r->bound = true;
 	r->live = true;
@@ -500,7 +502,7 @@ GMEM_API int gmem_dma_map(struct gmem_dma *d, struct gmem_binding *b)
 			pthread_mutex_unlock(&d->lock);
 		}
 	}
-	pthread_mutex_unlock(&f->range_lock);
+	gmem_range_unlock(&f->ranges, &hold);
 	pthread_mutex_unlock(&vm->lock);
 	/* A mapping the kernel would not take back stays followed. */
 	if (ret < 0 && !r->live)
