@@ -45,9 +45,10 @@ programs() {
 run_here() { # PROGRAM...
 	for name in "$@"; do
 		echo "== $name"
+		t0=$(date +%s)
 		# shellcheck disable=SC2086
 		timeout 900 ${GMEM_TEST_WRAP:-} "$build/tests/$name" 2>&1
-		echo "== status $name $?"
+		echo "== status $name $? $(($(date +%s) - t0))"
 	done
 }
 
@@ -72,8 +73,9 @@ run_in_vm() { # LABEL PROGRAM...
 		PATH=/usr/bin:\$PATH
 		for t in $*; do
 			echo \"== \$t ($label)\"
+			t0=\$(date +%s)
 			timeout 900 ${GMEM_TEST_WRAP:-} ./tests/\$t 2>&1
-			echo \"== status \$t \$?\"
+			echo \"== status \$t \$? \$((\$(date +%s) - t0))\"
 		done"
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
@@ -118,8 +120,10 @@ if [ "${GMEM_TEST_VM:-auto}" != no ] && [ -x "$build/gmem-vmm" ]; then
 	*" vmm-boot "*)
 		{
 			echo "== vmm-boot"
-			sh "$here/../vmm/boot-test.sh" "$build" 2>&1
-			echo "== status vmm-boot $?"
+			t0=$(date +%s)
+			VMM_BOOTS=${VMM_BOOTS:-quick} \
+				sh "$here/../vmm/boot-test.sh" "$build" 2>&1
+			echo "== status vmm-boot $? $(($(date +%s) - t0))"
 		} >>"$log" ;;
 	esac
 fi
@@ -135,6 +139,8 @@ awk '
 			print "  FAIL " $3 ": exited with status " $4
 			fail++
 		}
+		if ($5 != "")
+			print "  (" $5 " s)"
 		next
 	}
 	/^== / { failed = 0; print; next }

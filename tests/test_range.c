@@ -227,7 +227,7 @@ static void racing_same_range(struct gmem_file *f)
 	pthread_t th[4];
 	struct stat sb;
 
-	for (int round = 0; round < 20; round++) {
+	for (int round = 0; round < 12; round++) {
 		for (int i = 0; i < 4; i++) {
 			r[i] = (struct racer){ f, (unsigned int)(round * 4 + i), 0 };
 			CHECK(pthread_create(&th[i], NULL, race_same_range,

@@ -18,7 +18,7 @@
 
 #define AREA_GPA (4 * MIB)
 #define AREA_PAGES 1024ULL
-#define PASSES 40
+#define PASSES 25
 #define CHURN_GPA GIB
 
 struct stress {

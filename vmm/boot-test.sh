@@ -12,7 +12,9 @@
 # emulator, not gmem.
 #
 # Env: VMM_KERNEL (bzImage; default the tests/vm cache's, which is fetched
-# if missing), VMM_BOOT_TIMEOUT (seconds per boot, 40), and tests/vm's
+# if missing), VMM_BOOT_TIMEOUT (seconds per boot, 40), VMM_BOOTS=quick
+# (the test suite's choice: one boot per backend, without the preallocated
+# guest_memfd and the 1 GiB page that make boot adds), and tests/vm's
 # GMEM_VM_* knobs.
 set -u
 
@@ -109,12 +111,15 @@ inside() {
 	# reserved on the machine's command line.
 	echo 260 >/proc/sys/vm/nr_hugepages
 	boot guest_memfd "$APPEND $WINDOW" -m 512M
-	boot guest_memfd-prealloc "$APPEND $WINDOW" -m 512M --prealloc
+	[ "$BOOTS" = quick ] ||
+		boot guest_memfd-prealloc "$APPEND $WINDOW" -m 512M --prealloc
 	boot memfd-interleave "$APPEND $WINDOW" -m 512M \
 		--mem-backend memfd --prealloc --policy interleave --host-nodes 0-1
 	boot hugetlb-2M "$APPEND $WINDOW" -m 512M --mem-backend hugetlb \
 		--hugepage-size 2M
-	if [ "$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages 2>/dev/null)" = 1 ]; then
+	if [ "$BOOTS" = quick ]; then
+		:
+	elif [ "$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages 2>/dev/null)" = 1 ]; then
 		boot hugetlb-1G "$APPEND" -m 1G --mem-backend hugetlb \
 			--hugepage-size 1G
 	else
@@ -124,6 +129,7 @@ inside() {
 
 if [ "${1:-}" = --inside ]; then
 	VMM_BOOT_TIMEOUT=$3
+	BOOTS=${4:-all}
 	inside "$2"
 	exit 0
 fi
@@ -216,7 +222,7 @@ GMEM_VM_APPEND=${GMEM_VM_APPEND-hugepagesz=1G hugepages=1} \
 GMEM_VM_QEMU_ARGS=${GMEM_VM_QEMU_ARGS-"-object memory-backend-ram,id=m0,size=3G -object memory-backend-ram,id=m1,size=3G -numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1"} \
 GMEM_VM_EXTRA="$kernel" \
 	"$here/tests/vm/run-in-vm.sh" "$dir" -- sh boot-test.sh --inside "$kernel" "${VMM_BOOT_TIMEOUT:-40}" \
-	>"$tmp/vm.log"
+	"${VMM_BOOTS:-all}" >"$tmp/vm.log"
 rc=$?
 # The emulated machine's own KVM complains about the guest's probe of
 # AMD's legacy performance counters; say whose line it is.
