@@ -3,6 +3,10 @@
 #   make                 build everything into $(BUILD)
 #   make check           build and run every test
 #   make check SANITIZE=1  the same with ASan/UBSan, in build-asan/
+#   make install         libgmem (shared and static), gmem.h, gmem.pc, the
+#                        man pages, gmemctl and gmem-vmm; PREFIX, LIBDIR,
+#                        BINDIR, INCLUDEDIR, MANDIR and DESTDIR as usual
+#   make uninstall       take them out again
 
 SANITIZE ?=
 ifeq ($(SANITIZE),1)
@@ -26,8 +30,18 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) -Iinclude -D_GNU_SOURCE
 LDLIBS := -lpthread
 
-SO_MAJOR := 0
-SO_VERSION := 0.1.0
+# The version lives in include/gmem.h alone; the library's names follow it.
+version_part = $(shell sed -n 's/^\#define GMEM_VERSION_$(1) *\([0-9]*\)$$/\1/p' include/gmem.h)
+VERSION := $(call version_part,MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SO_MAJOR := $(call version_part,MAJOR)
+SO_VERSION := $(VERSION)
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 LIB_SRC := $(wildcard src/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -55,7 +69,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_OBJ := $(BUILD)/tests/harness.o $(BUILD)/tests/tool.o
 
-.PHONY: all lib check clean
+.PHONY: all lib check clean install uninstall
 # Keep objects and ELF files make would otherwise treat as intermediate.
 .SECONDARY:
 all: lib $(GMEMCTL) $(TEST_BINS)
@@ -79,6 +93,38 @@ $(LIB_SO): $(LIB_OBJ) src/libgmem.map
 $(BUILD)/libgmem.so: $(LIB_SO)
 	$(Q)ln -sf libgmem.so.$(SO_VERSION) $(BUILD)/libgmem.so.$(SO_MAJOR)
 	$(Q)ln -sf libgmem.so.$(SO_VERSION) $@
+
+# ---- install ----
+MAN_PAGES := $(wildcard docs/man/*.[0-9])
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libgmem.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/libgmem.so.$(SO_MAJOR)
+	ln -sf libgmem.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/libgmem.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 include/gmem.h $(DESTDIR)$(INCLUDEDIR)/
+	# gmem.pc names the directories of this install, so it is made here.
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		gmem.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/gmem.pc
+	install -m 0755 $(GMEMCTL) $(DESTDIR)$(BINDIR)/
+	if [ -x "$(VMM)" ]; then install -m 0755 $(VMM) $(DESTDIR)$(BINDIR)/; fi
+	for p in $(MAN_PAGES); do \
+		s=$${p##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$$s/; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libgmem.so.$(SO_VERSION) \
+		$(DESTDIR)$(LIBDIR)/libgmem.so.$(SO_MAJOR) \
+		$(DESTDIR)$(LIBDIR)/libgmem.so $(DESTDIR)$(LIBDIR)/libgmem.a \
+		$(DESTDIR)$(INCLUDEDIR)/gmem.h $(DESTDIR)$(PKGCONFIGDIR)/gmem.pc \
+		$(DESTDIR)$(BINDIR)/gmemctl $(DESTDIR)$(BINDIR)/gmem-vmm
+	for p in $(MAN_PAGES); do \
+		s=$${p##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${p##*/}; \
+	done
 
 # ---- guest programs ----
 $(BUILD)/guest/%.o: guest/%.S

@@ -35,12 +35,22 @@
 extern "C" {
 #endif
 
+/*
+ * The version, in one place: the Makefile reads it from here for the
+ * shared library's name, and tests/check-abi.sh checks the symbol version
+ * node (GMEM_<major>.<minor>) against it.
+ */
 #define GMEM_VERSION_MAJOR 0
 #define GMEM_VERSION_MINOR 2
+#define GMEM_VERSION_PATCH 0
 
 struct gmem_vm;
 struct gmem_file;
 struct gmem_binding;
+
+/* "major.minor.patch" of the library actually running (it may be newer
+ * than the header a program was built with). */
+const char *gmem_version(void);
 
 /* ---- errors --------------------------------------------------------- */
 

@@ -132,6 +132,17 @@ sh "$here/check-abi.sh" "$build" >"$log.abi" 2>&1
 echo "== status abi $?" >>"$log.abi"
 { echo "== abi"; cat "$log.abi"; } >>"$log"
 
+# Install into a scratch prefix and build an outside program against it
+# (not for a sanitizer build: its library wants its runtime loaded first).
+if [ -z "${GMEM_TEST_ONLY:-}" ] &&
+	! nm -D "$build/libgmem.so" 2>/dev/null | grep -q __asan_init; then
+	{
+		echo "== install"
+		sh "$here/check-install.sh" "$build" 2>&1
+		echo "== status install $?"
+	} >>"$log"
+fi
+
 # Print the cases and count them; a bad status without a FAIL is a failure.
 awk '
 	/^== status / {

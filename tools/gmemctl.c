@@ -39,7 +39,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
-		printf("gmemctl %d.%d\n", GMEM_VERSION_MAJOR, GMEM_VERSION_MINOR);
+		/* The library's own version: it is what does the work. */
+		printf("gmemctl %s (libgmem %s)\n", gmem_version(),
+		       gmem_version());
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -1,0 +1,58 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# check-install.sh BUILD - install into a scratch prefix, build a program
+# outside the tree with pkg-config alone, run it against the installed
+# shared library, and take everything out again with make uninstall.
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-build}" && pwd)
+if ! command -v pkg-config >/dev/null; then
+	echo "FAIL install_consumer: pkg-config is not installed (apt-get install pkg-config)"
+	exit 1
+fi
+tmp=$(mktemp -d /tmp/gmem-install.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+mk() { make -C "$here" --no-print-directory BUILD="$build" PREFIX="$prefix" "$@"; }
+
+if ! mk install >"$tmp/install.log" 2>&1; then
+	echo "FAIL install: make install: $(tail -n 3 "$tmp/install.log" | tr '\n' ' ')"
+	exit 1
+fi
+echo "PASS install: $(find "$prefix" -type f | wc -l) files under a scratch prefix"
+
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+flags=$(pkg-config --cflags --libs gmem) || {
+	echo "FAIL install_pkg_config: pkg-config does not know gmem"; exit 1; }
+want=$(sed -n 's/^#define GMEM_VERSION_\(MAJOR\|MINOR\|PATCH\) *\([0-9]*\)$/\2/p' \
+	"$here/include/gmem.h" | paste -sd. -)
+[ "$(pkg-config --modversion gmem)" = "$want" ] &&
+	echo "PASS install_pkg_config: gmem $want: $flags" ||
+	echo "FAIL install_pkg_config: version $(pkg-config --modversion gmem), not $want"
+
+# shellcheck disable=SC2086
+if ! cc -o "$tmp/consumer" "$here/tests/consumer/consumer.c" $flags 2>"$tmp/cc.log"; then
+	echo "FAIL install_consumer: building with pkg-config's flags: $(head -n 3 "$tmp/cc.log")"
+	exit 1
+fi
+# The shared library from the prefix, not the static one nor the tree's.
+lib=$(LD_LIBRARY_PATH=$prefix/lib ldd "$tmp/consumer" | awk '/libgmem/ { print $3 }')
+out=$(LD_LIBRARY_PATH=$prefix/lib "$tmp/consumer")
+rc=$?
+if [ "$rc" = 0 ] && [ "$lib" = "$prefix/lib/libgmem.so.${want%%.*}" ]; then
+	echo "PASS install_consumer: runs against $lib: $(echo "$out" | tr '\n' ';')"
+else
+	echo "FAIL install_consumer: status $rc, library '$lib': $out"
+fi
+
+for m in "$prefix"/share/man/man*/*; do
+	[ -e "$m" ] || continue
+	if ! MANWIDTH=80 man -l "$m" >/dev/null 2>"$tmp/man.err" || [ -s "$tmp/man.err" ]; then
+		echo "FAIL install_man: $m does not render: $(head -n 2 "$tmp/man.err")"
+		exit 1
+	fi
+done
+
+mk uninstall >"$tmp/uninstall.log" 2>&1
+left=$(find "$prefix" -type f | sed "s|$prefix/||")
+[ -z "$left" ] && echo "PASS uninstall: nothing left" ||
+	echo "FAIL uninstall: left behind: $(echo "$left" | tr '\n' ' ')"
