@@ -46,6 +46,13 @@ struct dp_entry {
 	struct gmem_devproc *d;
 	uint32_t id;
 	bool live;			/* the device has it (under d->lock) */
+	/*
+	 * What the device has let go of and not been given back (offsets
+	 * in the entry; under d->lock), so the same range is not asked for
+	 * twice: a conversion to private invalidates, then discards.  Never
+	 * more than the device's own record, or a needed message is skipped.
+	 */
+	struct gmem_extents invalid;
 	struct dp_entry *next;		/* d->entries, under the VM lock */
 };
 
@@ -250,16 +257,22 @@ static int dp_invalidate(struct gmem_watch *w, uint64_t off, uint64_t len)
 	struct gmem_devproc *d = e->d;
 	uint64_t gpa = w->gpa + (off - w->off), seq;
 
+	uint64_t o = off - w->off;
+
 	pthread_mutex_lock(&d->lock);
-	if (d->status != GMEM_DEVPROC_FAILED && e->live) {
-		seq = queue_range(d, GMEM_MT_INVALIDATE, e->id, off - w->off,
-				  len);
+	if (d->status != GMEM_DEVPROC_FAILED && e->live &&
+	    gmem_extents_covered(&e->invalid, o, o + len) < len) {
+		seq = queue_range(d, GMEM_MT_INVALIDATE, e->id, o, len);
 		/*
 		 * Never refuse: a device that does not answer in time is
 		 * failed and the discard goes on, as the API promises.
 		 */
-		if (seq && wait_ack(d, seq, "an invalidation", gpa, len))
+		if (seq && wait_ack(d, seq, "an invalidation", gpa, len)) {
 			d->invalidations++;
+			/* Out of memory only costs a message next time. */
+			gmem_extents_add(&e->invalid, o, o + len,
+					 GMEM_NODE_UNKNOWN, NULL, NULL);
+		}
 	}
 	pthread_mutex_unlock(&d->lock);
 	return 0;
@@ -270,9 +283,16 @@ static void dp_revalidate(struct gmem_watch *w, uint64_t off, uint64_t len)
 	struct dp_entry *e = ENTRY_OF(w);
 	struct gmem_devproc *d = e->d;
 
+	uint64_t o = off - w->off;
+
 	pthread_mutex_lock(&d->lock);
-	if (d->status != GMEM_DEVPROC_FAILED && e->live)
-		queue_range(d, GMEM_MT_REVALIDATE, e->id, off - w->off, len);
+	if (d->status != GMEM_DEVPROC_FAILED && e->live) {
+		/* A record that cannot shrink is forgotten: never too big. */
+		if (gmem_extents_remove(&e->invalid, o, o + len, NULL,
+					NULL) < 0)
+			gmem_extents_free(&e->invalid);
+		queue_range(d, GMEM_MT_REVALIDATE, e->id, o, len);
+	}
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -348,6 +368,7 @@ static void send_entry(struct gmem_devproc *d, struct dp_entry *e,
 		return;
 	e->live = true;
 	d->live_entries++;
+	gmem_extents_free(&e->invalid);
 	for (pos = 0; any_private && pos < b->length; pos += run) {
 		bool private = gmem_vm_is_private(vm, b->gpa + pos, &run);
 
@@ -355,6 +376,9 @@ static void send_entry(struct gmem_devproc *d, struct dp_entry *e,
 			run = b->length - pos;
 		if (!private)
 			queue_range(d, GMEM_MT_REVALIDATE, e->id, pos, run);
+		else
+			gmem_extents_add(&e->invalid, pos, pos + run,
+					 GMEM_NODE_UNKNOWN, NULL, NULL);
 	}
 }
 
@@ -630,6 +654,7 @@ static void dp_free(struct gmem_devproc *d)
 
 	for (e = d->entries; e; e = next) {
 		next = e->next;
+		gmem_extents_free(&e->invalid);
 		free(e);
 	}
 	free_queue(d);

@@ -306,6 +306,10 @@ static void table_follows_bindings(void)
 	CHECK(host[8192] == 0);
 	devproc_status(d, &info);
 	CHECK(info.invalidations == 1 && info.entries == 2);
+	/* What the device let go of is not asked for twice. */
+	CHECK_OK(gmem_discard(f, 8192, 4096));
+	devproc_status(d, &info);
+	CHECK(info.invalidations == 1);
 	/* Populate gives it back (no ACK to wait for: wait for the message). */
 	CHECK_OK(gmem_populate(f, 0, 4 * MIB));
 	CHECK(WAIT_FOR(client_translate(&c, GIB + 8192, 8,
@@ -1378,6 +1382,68 @@ static void read_only_device(void)
 	CHECK_OK(gmem_file_close(f));
 }
 
+/* ---- conversions to private ---- */
+
+static void conversion_to_private_waits_for_the_device(void)
+{
+	struct gmem_file_args pa = { .size = 2 * MIB,
+				     .backend = GMEM_BACKEND_GUEST_MEMFD,
+				     .flags = GMEM_FILE_PRIVATE };
+	struct gmem_bind_args ba = { .length = 2 * MIB,
+				     .slot = GMEM_SLOT_ANY };
+	struct gmem_devproc_info info;
+	struct gmem_file *shared, *priv;
+	struct gmem_binding *b;
+	struct gmem_devproc *d;
+	struct gmem_vm *vm;
+	struct client c;
+	int sv[2];
+
+	T_SKIP_UNLESS(t_need_private());
+	CHECK_OK(gmem_vm_create_type(GMEM_VM_TYPE_SW_PROTECTED, &vm));
+	CHECK(shared = memfd_file(2 * MIB));
+	pa.vm = vm;
+	CHECK_OK(gmem_file_create(&pa, &priv));
+	ba.private_file = priv;
+	CHECK_OK(gmem_bind(vm, shared, &ba, &b));
+	CHECK(seqpair(sv) == 0);
+	CHECK(d = add_device(vm, sv[0], BOUND_MS, 0));
+	CHECK_OK(client_start(&c, sv[1]));
+	CHECK(WAIT_FOR(client_info(&c).entries == 1));
+	CHECK(client_translate(&c, 4096, 4096, GMEM_MEMTABLE_WRITE));
+	/* To private: the device let go before the conversion returned. */
+	CHECK_OK(gmem_convert(vm, 4096, 4096, GMEM_MEMORY_PRIVATE, 0));
+	CHECK(!client_translate(&c, 4096, 8, GMEM_MEMTABLE_READ));
+	CHECK(client_translate(&c, 0, 4096, GMEM_MEMTABLE_READ));
+	CHECK(client_translate(&c, 8192, 4096, GMEM_MEMTABLE_READ));
+	devproc_status(d, &info);
+	CHECK(info.invalidations == 1);
+	/* Back to shared: usable again once the message is in. */
+	CHECK_OK(gmem_convert(vm, 4096, 4096, GMEM_MEMORY_SHARED, 0));
+	CHECK(WAIT_FOR(client_translate(&c, 4096, 8,
+					GMEM_MEMTABLE_READ) != NULL));
+	CHECK_OK(gmem_devproc_remove(d));
+	client_stop(&c);
+	/* A device that comes while part is private never sees that part. */
+	CHECK_OK(gmem_convert(vm, 8192, 8192, GMEM_MEMORY_PRIVATE, 0));
+	CHECK(seqpair(sv) == 0);
+	CHECK(d = add_device(vm, sv[0], BOUND_MS, 0));
+	CHECK_OK(client_start(&c, sv[1]));
+	CHECK(WAIT_FOR(client_info(&c).entries == 1 &&
+		       client_info(&c).invalid_bytes == 8192));
+	CHECK(!client_translate(&c, 8192, 4096, GMEM_MEMTABLE_READ));
+	CHECK(!client_translate(&c, 12288, 4096, GMEM_MEMTABLE_READ));
+	CHECK(client_translate(&c, 0, 8192, GMEM_MEMTABLE_READ));
+	CHECK(client_translate(&c, 16384, 2 * MIB - 16384,
+			       GMEM_MEMTABLE_READ));
+	CHECK_OK(gmem_devproc_remove(d));
+	client_stop(&c);
+	CHECK_OK(gmem_unbind(b));
+	CHECK_OK(gmem_file_close(shared));
+	CHECK_OK(gmem_file_close(priv));
+	CHECK_OK(gmem_vm_close(vm));
+}
+
 /* ---- bad arguments ---- */
 
 static void bad_arguments(void)
@@ -1453,6 +1519,7 @@ static const struct t_case cases[] = {
 	T_CASE(vmm_rejects_bad_device_messages),
 	T_CASE(device_rejects_bad_vmm_messages),
 	T_CASE(read_only_device),
+	T_CASE(conversion_to_private_waits_for_the_device),
 	T_CASE(bad_arguments),
 };
 T_MAIN(cases)
