@@ -178,4 +178,4 @@ demo: $(GMEMCTL)
 		echo "== /dev/kvm is missing here; running the demo in an emulated machine with KVM (tests/vm)"; \
 		tests/vm/run-in-vm.sh $(BUILD) -- ./gmemctl demo; \
 	fi
-include devices/devices.mk
+include devices/devices.mk tests/fuzz/fuzz.mk
