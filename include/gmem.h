@@ -615,7 +615,8 @@ int gmem_memtable_fd(const struct gmem_memtable *mt);
  * Handle every message waiting, after waiting up to timeout_ms (-1: no
  * limit) for the first.  *kicks (may be NULL) gets bit q set for each
  * KICK of queue q.  The number of messages handled, or -errno: -ESHUTDOWN
- * once the VMM said goodbye, -ECONNRESET when it went away, -EPROTO for a
+ * once the VMM said goodbye, -ECONNRESET when it went away, -ECONNABORTED
+ * when it gave up on this device (its reason follows), -EPROTO for a
  * message this side rejects (the VMM is told why).  After an error every
  * entry is gone and translate gives NULL.
  */

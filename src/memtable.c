@@ -432,6 +432,38 @@ static int die(struct gmem_memtable *mt, int err, const char *why)
 	return gmem_fail(-err, "memtable: %s", why);
 }
 
+/*
+ * The VMM hung up on us: if it sent an ERROR first, its reason goes in why
+ * (true).  The rest of what it sent is moot.
+ */
+static bool vmm_gave_up(struct gmem_memtable *mt, char *why, size_t n)
+{
+	uint64_t buf[GMEM_MT_MAX_MSG / 8];
+	int fds[GMEM_MT_MAX_FDS];
+	char ignored[160];
+
+	for (int i = 0; i < 64; i++) {
+		struct gmem_mt_msg m = { .buf = buf };
+		ssize_t r = gmem_mt_recv(mt->sock, buf, fds, &m.nfds, ignored,
+					 sizeof(ignored));
+
+		if (r <= 0)
+			return false;
+		m.len = (size_t)r;
+		for (unsigned int k = 0; k < m.nfds; k++)
+			close(fds[k]);
+		m.nfds = 0;
+		if (gmem_mt_check(&m, GMEM_MT_FROM_VMM, ignored,
+				  sizeof(ignored)) == GMEM_MT_ERROR) {
+			snprintf(why, n, "the VMM gave up: %.*s",
+				 GMEM_MT_REASON_LEN,
+				 ((struct gmem_mt_error *)buf)->reason);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Receive and handle one message; 1, 0 if none waits, or -errno. */
 static int one_message(struct gmem_memtable *mt, uint64_t *kicks)
 {
@@ -454,6 +486,9 @@ static int one_message(struct gmem_memtable *mt, uint64_t *kicks)
 	m.nfds = nfds;
 	ret = gmem_mt_client_handle(mt, &m, fds, kicks, why, sizeof(why));
 	mt->messages++;
+	if ((ret == -EPIPE || ret == -ECONNRESET) &&
+	    vmm_gave_up(mt, why, sizeof(why)))
+		ret = -ECONNABORTED;
 	return ret < 0 ? die(mt, ret, why) : 1;
 }
 
