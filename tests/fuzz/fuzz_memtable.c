@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * fuzz_memtable.c - libFuzzer target for the memory-table parsers: the
- * device's side (check, then apply to a live table: map, invalidate,
- * unmap, with real fds) and the VMM's side (check, then the server state)
- * take whatever bytes come, as a hostile peer would send them.
+ * device's side (each record sent as a packet with real fds over a socket
+ * pair, then received, checked and applied to a live table by
+ * gmem_memtable_process) and the VMM's side (check, then the server's
+ * state) take whatever bytes come, as a hostile peer would send them.
  *
  * Input: one byte picks the side (even: device, odd: VMM), then records
  * of [length: 2 bytes][fd spec: 1 byte][length bytes].  The fd spec gives
- * the number of fds (low 4 bits) and their kind (high bits): a 64 KiB
- * memfd, a pipe, the same memfd read-only, or /dev/null.
+ * the number of fds (low 4 bits, up to 15: past the limit of 8 too) and
+ * their kind (high bits): a 64 KiB memfd, a pipe, the same memfd
+ * read-only, or /dev/null.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +47,35 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Send one packet with n fds of a kind, past the protocol's limit too. */
+static void send_packet(int sock, const void *buf, size_t len,
+			unsigned int n, unsigned int kind)
+{
+	union {
+		char c[CMSG_SPACE(sizeof(int) * 15)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (n) {
+		struct cmsghdr *c;
+		int fds[15];
+
+		for (unsigned int i = 0; i < n; i++)
+			fds[i] = kinds[kind];
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.c;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+	}
+	sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 /* Throw away what the device side sent (ACKs, ERROR). */
 static void drain(int sock)
 {
@@ -57,7 +88,7 @@ static void drain(int sock)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* Aligned as a received message is. */
-	uint64_t buf[GMEM_MT_MAX_MSG / 8 + 1];
+	uint64_t buf[GMEM_MT_MAX_MSG / 8 + 8];
 	struct gmem_mt_server_state st = { .sent = 64 };
 	struct gmem_memtable *mt = NULL;
 	bool vmm_side;
@@ -83,31 +114,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t len = (size_t)data[0] | (size_t)data[1] << 8;
 		unsigned int nfds = data[2] & 15, kind = data[2] >> 4 & 3;
 		struct gmem_mt_msg m = { .buf = buf };
-		int fds[GMEM_MT_MAX_FDS], ret;
+		uint64_t kicks;
+		int ret;
 
 		data += 3;
 		size -= 3;
 		if (len > size)
 			len = size;
-		if (len > GMEM_MT_MAX_MSG)
-			len = GMEM_MT_MAX_MSG;
-		if (nfds > GMEM_MT_MAX_FDS)
-			nfds = GMEM_MT_MAX_FDS;
+		/* A little over the limit, to reach the too-long path. */
+		if (len > sizeof(buf))
+			len = sizeof(buf);
 		memcpy(buf, data, len);
 		data += len;
 		size -= len;
-		m.len = len;
-		m.nfds = nfds;
 		if (vmm_side) {
+			m.len = len < GMEM_MT_MAX_MSG ? len : GMEM_MT_MAX_MSG;
+			m.nfds = nfds;
 			ret = gmem_mt_server_accept(&st, &m, why, sizeof(why));
 			/* The state stays sane whatever came. */
 			if (st.acked > st.sent)
 				__builtin_trap();
 		} else {
-			for (unsigned int i = 0; i < nfds; i++)
-				fds[i] = fcntl(kinds[kind], F_DUPFD_CLOEXEC, 3);
-			ret = gmem_mt_client_handle(mt, &m, fds, NULL, why,
-						    sizeof(why));
+			send_packet(sv[1], buf, len, nfds, kind);
+			ret = gmem_memtable_process(mt, 0, &kicks);
 			drain(sv[1]);
 		}
 		/* Both real ends stop at the first error. */
