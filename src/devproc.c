@@ -7,9 +7,10 @@
  *
  * One thread per device talks to it; the library's threads that need the
  * device to let go queue a message and wait for its ACK.  The device's
- * lock is below every other lock in the library: the watch callbacks run
- * with range locks and the VM lock held, and the thread never takes those,
- * so a wait for an ACK can always end.
+ * lock ranks below the VM lock and the range locks (the watch callbacks
+ * run with those held) and above only the VM's attribute lock, which a
+ * new entry's check for private memory takes briefly; the thread takes
+ * no library lock at all, so a wait for an ACK can always end.
  */
 #include <errno.h>
 #include <fcntl.h>
