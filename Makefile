@@ -228,3 +228,4 @@ demo: $(GMEMCTL)
 
 # gmem-vmm, the example VMM that boots Linux on libgmem RAM.
 include vmm/vmm.mk
+include devices/devices.mk tests/fuzz/fuzz.mk

@@ -677,6 +677,159 @@ struct gmem_dma_host {
 };
 
 int gmem_dma_probe(struct gmem_dma_host *out);
+/* ---- device processes ---------------------------------------------------- */
+
+/*
+ * Devices that run in processes of their own (vhost-user-like backends,
+ * sandboxed device models) reach guest memory through the files.  The VMM
+ * hands the library a connected socket per device; the library sends the
+ * device a memory table: for each binding's shared side, the file's fd (by
+ * SCM_RIGHTS), its offset, length, guest-physical address and access.  The
+ * table follows the VM: new bindings are added, ended ones removed.
+ *
+ * A discard, an unbind and a conversion to private return only once every
+ * device has acknowledged that it stopped using the range, or once a
+ * device has taken longer than its timeout: that device is then failed
+ * (it gets nothing more, and gmem_devproc_state() says why).  The library
+ * cannot take a mapping back from another process: a VMM that cannot
+ * trust a failed device should end it (peer_pid).  docs/memtable.md is the
+ * protocol, for VMMs and devices that do not use this library.
+ */
+struct gmem_devproc;
+
+struct gmem_devproc_args {
+	/*
+	 * A connected AF_UNIX SOCK_SEQPACKET socket, the device at the other
+	 * end.  From a successful gmem_devproc_add() on the library owns it
+	 * (and closes it on remove); after a failure it is still the caller's.
+	 */
+	int sock_fd;
+	/* For the device's HELLO and for each acknowledgement; 0 = 2000. */
+	uint32_t timeout_ms;
+	uint32_t flags;			/* GMEM_DEVPROC_* */
+	const char *name;		/* in reasons and the HELLO; may be NULL */
+	uint64_t reserved[4];
+};
+
+/*
+ * The device may only read guest memory: entries say so, and each fd is
+ * opened anew read-only, so the kernel enforces it.  A file that cannot be
+ * reopened (guest_memfd has no path) is withheld from the device.
+ */
+#define GMEM_DEVPROC_READ_ONLY	(1U << 0)
+
+/*
+ * Start serving vm's memory table to the device at args->sock_fd: send
+ * HELLO and an entry for each binding with a shared side, now and as
+ * bindings come.  A thread of the library's (all signals blocked) talks to
+ * the device.  Does not wait for the device: gmem_devproc_state() can.
+ */
+int gmem_devproc_add(struct gmem_vm *vm, const struct gmem_devproc_args *args,
+		     struct gmem_devproc **out);
+
+enum gmem_devproc_status {
+	GMEM_DEVPROC_CONNECTING = 0,	/* waiting for the device's HELLO */
+	GMEM_DEVPROC_CONNECTED = 1,
+	GMEM_DEVPROC_FAILED = 2,	/* for good; reason says why */
+};
+
+struct gmem_devproc_info {
+	uint32_t status;		/* enum gmem_devproc_status */
+	int32_t error;			/* errno-style code of the failure */
+	char reason[192];		/* why it failed, or "" */
+	int32_t peer_pid;		/* SO_PEERCRED's pid (a socketpair: its maker) */
+	uint32_t entries;		/* entries the device has now */
+	uint32_t withheld;		/* bindings a read-only device could not get */
+	uint32_t waiting;		/* threads waiting for its ACK now */
+	uint64_t invalidations;		/* ranges it acknowledged letting go of */
+	uint64_t kicks;			/* gmem_devproc_notify() calls sent */
+	uint64_t reserved[4];
+};
+
+/*
+ * The device's status (the return value, >= 0) and figures.  While it is
+ * connecting, wait up to wait_ms for that to end either way.
+ */
+int gmem_devproc_state(struct gmem_devproc *d, uint32_t wait_ms,
+		       struct gmem_devproc_info *out);
+
+/* Ring the device's doorbell for queue (0-63), in order after the table. */
+int gmem_devproc_notify(struct gmem_devproc *d, uint32_t queue);
+
+/*
+ * Stop serving the device: it is told goodbye (and given the timeout to
+ * acknowledge), the thread ends and the socket is closed.  Watches on the
+ * VM's bindings go, so later discards no longer wait for this device.
+ * Works in any order with gmem_vm_close() and gmem_unbind().
+ */
+int gmem_devproc_remove(struct gmem_devproc *d);
+
+/*
+ * The device's side: a device process connects its end of the socket and
+ * follows the table.  One thread uses a memtable at a time.
+ *
+ * The "in use" contract: a pointer from gmem_memtable_translate() may be
+ * used until the next gmem_memtable_process() or gmem_memtable_close() on
+ * that memtable, and not after.  gmem_memtable_process() handles what the
+ * VMM sent, and acknowledges invalidations at once, on the strength of
+ * that contract.  A range that was invalidated is also made inaccessible
+ * (PROT_NONE) where the kernel allows, so a stale pointer faults instead
+ * of writing into memory the guest may have been given back.
+ */
+struct gmem_memtable;
+
+struct gmem_memtable_args {
+	int sock_fd;			/* as for the VMM; owned after success */
+	uint32_t timeout_ms;		/* handshake and each send; 0 = 2000 */
+	uint32_t flags;			/* 0 */
+	const char *name;		/* may be NULL */
+	uint64_t reserved[4];
+};
+
+/* Send HELLO and wait for the VMM's. */
+int gmem_memtable_open(const struct gmem_memtable_args *args,
+		       struct gmem_memtable **out);
+
+/* The socket, to poll for POLLIN in the device's own loop. */
+int gmem_memtable_fd(const struct gmem_memtable *mt);
+
+/*
+ * Handle every message waiting, after waiting up to timeout_ms (-1: no
+ * limit) for the first.  *kicks (may be NULL) gets bit q set for each
+ * KICK of queue q.  The number of messages handled, or -errno: -ESHUTDOWN
+ * once the VMM said goodbye, -ECONNRESET when it went away, -ECONNABORTED
+ * when it gave up on this device (its reason follows), -EPROTO for a
+ * message this side rejects (the VMM is told why).  After an error every
+ * entry is gone and translate gives NULL.
+ */
+int gmem_memtable_process(struct gmem_memtable *mt, int timeout_ms,
+			  uint64_t *kicks);
+
+#define GMEM_MEMTABLE_READ	(1U << 0)
+#define GMEM_MEMTABLE_WRITE	(1U << 1)
+
+/*
+ * A pointer to guest-physical [gpa, gpa + length), which must lie in one
+ * entry, usable now with access (GMEM_MEMTABLE_READ and/or _WRITE); NULL
+ * with the reason if any of it is not (unmapped, invalidated, read-only).
+ */
+void *gmem_memtable_translate(struct gmem_memtable *mt, uint64_t gpa,
+			      uint64_t length, uint32_t access);
+
+struct gmem_memtable_info {
+	uint32_t entries;		/* live entries */
+	uint32_t reserved32;
+	uint64_t mapped_bytes;		/* their lengths added up */
+	uint64_t invalid_bytes;		/* of those, not usable now */
+	uint64_t messages;		/* handled since open */
+	uint64_t reserved[4];
+};
+
+int gmem_memtable_info(const struct gmem_memtable *mt,
+		       struct gmem_memtable_info *out);
+
+/* Unmap everything, close the socket and free. */
+int gmem_memtable_close(struct gmem_memtable *mt);
 
 #ifdef __cplusplus
 }

@@ -411,6 +411,21 @@ int guest_run(struct guest *g, struct guest_ucall *uc)
 		g->exits++;
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
+			if (run->io.port != GUEST_UCALL_PORT && g->port_io) {
+				int r = g->port_io(g, run->io.port,
+						   run->io.direction ==
+						   KVM_EXIT_IO_OUT,
+						   (uint8_t *)run +
+						   run->io.data_offset,
+						   run->io.size, run->io.count,
+						   g->port_opaque);
+
+				if (r < 0)
+					return fail(g, -r, "%s: port 0x%x: %s",
+						    g->image, run->io.port,
+						    strerror(-r));
+				continue;
+			}
 			if (run->io.port != GUEST_UCALL_PORT ||
 			    run->io.direction != KVM_EXIT_IO_OUT)
 				return fail(g, EPROTO, "%s: unexpected port "

@@ -58,6 +58,15 @@ struct guest {
 	 */
 	bool handle_conversions;
 	uint64_t conversion_exits;
+	/*
+	 * Port I/O to any port but the ucall port, for a VMM's own devices
+	 * (set after guest_create): data is size * count bytes in kvm_run,
+	 * to fill for an IN.  Return 0 to resume the guest, -errno to end
+	 * guest_run() with it.  NULL: such I/O ends guest_run() (EPROTO).
+	 */
+	int (*port_io)(struct guest *g, uint16_t port, bool out, void *data,
+		       uint32_t size, uint32_t count, void *opaque);
+	void *port_opaque;
 	bool thread_policy;	/* this thread took the RAM's NUMA policy */
 	int saved_mode;		/* ...and this was its own, to give back */
 	unsigned long saved_nodes[16];

@@ -25,7 +25,7 @@ trap 'rm -f "$log" "$log.abi"' EXIT
 # (it has two NUMA nodes), and programs that run only there (no host here
 # has private memory, an IOMMU with a DMA device, or a KVM that boots
 # Linux).
-VM_PROGRAMS=${GMEM_VM_PROGRAMS-"test_numa test_populate"}
+VM_PROGRAMS=${GMEM_VM_PROGRAMS-"test_numa test_populate test_devproc"}
 VM_ONLY_PROGRAMS=${GMEM_VM_ONLY_PROGRAMS-"test_private test_dma"}
 
 # The test programs, filtered by GMEM_TEST_ONLY.
