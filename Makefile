@@ -5,7 +5,8 @@
 #   make check SANITIZE=1  the same with ASan/UBSan, in build-asan/
 #   make install         libgmem (shared and static), gmem.h, gmem.pc, the
 #                        man pages, gmemctl and gmem-vmm; PREFIX, LIBDIR,
-#                        BINDIR, INCLUDEDIR, MANDIR and DESTDIR as usual
+#                        BINDIR, INCLUDEDIR, MANDIR, BASHCOMPDIR and DESTDIR
+#                        as usual
 #   make uninstall       take them out again
 
 SANITIZE ?=
@@ -42,6 +43,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 LIB_SRC := $(wildcard src/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -115,13 +117,16 @@ install: all
 		s=$${p##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$$s/; \
 	done
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 completions/gmemctl.bash $(DESTDIR)$(BASHCOMPDIR)/gmemctl
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libgmem.so.$(SO_VERSION) \
 		$(DESTDIR)$(LIBDIR)/libgmem.so.$(SO_MAJOR) \
 		$(DESTDIR)$(LIBDIR)/libgmem.so $(DESTDIR)$(LIBDIR)/libgmem.a \
 		$(DESTDIR)$(INCLUDEDIR)/gmem.h $(DESTDIR)$(PKGCONFIGDIR)/gmem.pc \
-		$(DESTDIR)$(BINDIR)/gmemctl $(DESTDIR)$(BINDIR)/gmem-vmm
+		$(DESTDIR)$(BINDIR)/gmemctl $(DESTDIR)$(BINDIR)/gmem-vmm \
+		$(DESTDIR)$(BASHCOMPDIR)/gmemctl
 	for p in $(MAN_PAGES); do \
 		s=$${p##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${p##*/}; \
 	done

@@ -52,6 +52,27 @@ for m in "$prefix"/share/man/man*/*; do
 	fi
 done
 
+# Bash completion, installed where bash-completion looks, completing from
+# the installed gmemctl's own option tables.
+comp=$prefix/share/bash-completion/completions/gmemctl
+complete_words() { # WORD...
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		_gmemctl; echo "${COMPREPLY[*]}"' _ "$comp" "$prefix/bin/gmemctl" "$@"
+}
+if [ ! -f "$comp" ]; then
+	echo "FAIL install_completion: $comp is missing"
+elif [ "$(complete_words de)" = demo ] &&
+     [ "$(complete_words demo --prealloc)" = "--prealloc-threads=" ] &&
+     [ "$(complete_words demo --backend gu)" = guest_memfd ] &&
+     [ "$(complete_words demo --policy = inter)" = interleave ] &&
+     [ "$(complete_words stats --wa)" = "--watch" ]; then
+	echo "PASS install_completion: commands, options and values complete"
+else
+	echo "FAIL install_completion: 'de' -> '$(complete_words de)'," \
+		"'demo --prealloc' -> '$(complete_words demo --prealloc)'," \
+		"'demo --backend gu' -> '$(complete_words demo --backend gu)'"
+fi
+
 mk uninstall >"$tmp/uninstall.log" 2>&1
 left=$(find "$prefix" -type f | sed "s|$prefix/||")
 [ -z "$left" ] && echo "PASS uninstall: nothing left" ||

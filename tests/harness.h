@@ -64,6 +64,8 @@ bool t_need_edu(bool iommufd, struct t_edu *out);
  * stderr land in t_out; returns its exit status. */
 extern char t_out[1 << 16];
 int t_gmemctl(const char *const *args);
+/* The same with a pseudo-terminal for its stdout and stderr. */
+int t_gmemctl_tty(const char *const *args);
 bool t_json_valid(const char *s);
 /* The number after "key:" on a line of t_out, or ~0ULL. */
 unsigned long long t_out_value(const char *key);

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pty.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -53,6 +54,39 @@ int t_gmemctl(const char *const *args)
 		n += (size_t)r;
 	t_out[n] = '\0';
 	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* The same on a terminal: stdout and stderr are a pseudo-terminal. */
+int t_gmemctl_tty(const char *const *args)
+{
+	char path[PATH_MAX];
+	const char *argv[16];
+	int master, status;
+	size_t n = 0;
+	ssize_t r;
+	pid_t pid;
+
+	gmemctl_path(path, sizeof(path));
+	argv[0] = path;
+	for (int i = 0; i < 15; i++)
+		if (!(argv[i + 1] = args[i]))
+			break;
+	argv[15] = NULL;
+	pid = forkpty(&master, NULL, NULL, NULL);
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	/* EIO once the child has gone and the terminal hangs up. */
+	while (n < sizeof(t_out) - 1 &&
+	       (r = read(master, t_out + n, sizeof(t_out) - 1 - n)) > 0)
+		n += (size_t)r;
+	t_out[n] = '\0';
+	close(master);
 	waitpid(pid, &status, 0);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }

@@ -278,16 +278,18 @@ static void report(const struct bench *b)
 	}
 }
 
+/* Every option; gmemctl complete lists them for the shell. */
+const struct option bench_options[] = {
+	{ "size", required_argument, NULL, 's' },
+	{ "host", no_argument, NULL, 'H' },
+	{ "guest", no_argument, NULL, 'G' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int cmd_bench(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "size", required_argument, NULL, 's' },
-		{ "host", no_argument, NULL, 'H' },
-		{ "guest", no_argument, NULL, 'G' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct gmem_vm *vm = NULL;
 	struct bench *b = calloc(1, sizeof(*b));
 	int c;
@@ -296,7 +298,8 @@ int cmd_bench(int argc, char **argv)
 		return 1;
 	b->size = 256ULL << 20;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:HGjh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", bench_options,
+				NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_size(optarg, &b->size) < 0 ||
@@ -323,12 +326,12 @@ int cmd_bench(int argc, char **argv)
 			       "Time populate, discard and guest memory walks "
 			       "side by side on each backend\n(hugetlb only "
 			       "if its pool has room).  Default: both parts, "
-			       "256M.\n");
+			       "256M.\n\n  -h, --help  this text\n");
 			free(b);
 			return 0;
 		default:
 			free(b);
-			return usage_error("bench", "bad option");
+			return unknown_option("bench");
 		}
 	}
 	if (optind < argc) {

@@ -31,6 +31,7 @@ struct demo_opts {
 	bool json;
 	bool private;
 	bool size_given;
+	unsigned int threads;		/* populate threads; 0: every CPU */
 };
 
 struct demo_result {
@@ -83,6 +84,8 @@ static void usage(FILE *f)
 		"interleave\n"
 		"  --host-nodes LIST     NUMA nodes for the policy, e.g. 0-1,3\n"
 		"  --no-populate         let the guest fault memory in lazily\n"
+		"  --prealloc-threads N  threads that populate (default: one per "
+		"CPU, at most 64)\n"
 		"  --private             private memory instead: the guest "
 		"converts a range to\n"
 		"                        private, keeps a secret there the host "
@@ -90,25 +93,30 @@ static void usage(FILE *f)
 		"                        converts back (needs a VM type with "
 		"private memory;\n"
 		"                        exit 77 without one; --size default 32M)\n"
-		"  --json                print the report as JSON\n");
+		"  --json                print the report as JSON (schema in "
+		"docs/json.md)\n"
+		"  -h, --help            this text\n");
 }
+
+/* Every option; gmemctl complete lists them for the shell. */
+const struct option demo_options[] = {
+	{ "backend", required_argument, NULL, 'b' },
+	{ "size", required_argument, NULL, 's' },
+	{ "discard-offset", required_argument, NULL, 'o' },
+	{ "discard-size", required_argument, NULL, 'l' },
+	{ "no-populate", no_argument, NULL, 'n' },
+	{ "page-size", required_argument, NULL, 'P' },
+	{ "policy", required_argument, NULL, 'm' },
+	{ "host-nodes", required_argument, NULL, 'N' },
+	{ "prealloc-threads", required_argument, NULL, 't' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "private", no_argument, NULL, 'p' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
 
 static int parse_opts(int argc, char **argv, struct demo_opts *o)
 {
-	static const struct option opts[] = {
-		{ "backend", required_argument, NULL, 'b' },
-		{ "size", required_argument, NULL, 's' },
-		{ "discard-offset", required_argument, NULL, 'o' },
-		{ "discard-size", required_argument, NULL, 'l' },
-		{ "no-populate", no_argument, NULL, 'n' },
-		{ "page-size", required_argument, NULL, 'P' },
-		{ "policy", required_argument, NULL, 'm' },
-		{ "host-nodes", required_argument, NULL, 'N' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "private", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	bool off_given = false;
 	uint64_t psz;
 	int c;
@@ -117,7 +125,7 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 	o->size = 256ULL << 20;
 	o->populate = true;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:s:o:l:nP:m:N:jph", opts,
+	while ((c = getopt_long(argc, argv, "h", demo_options,
 				NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -126,36 +134,40 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 						   gmem_last_error());
 			break;
 		case 's':
-			if (parse_size(optarg, &o->size) < 0)
-				return usage_error("demo", "bad size '%s'",
-						   optarg);
+			if (size_arg("demo", "--size", optarg, &o->size))
+				return EXIT_USAGE;
 			o->size_given = true;
 			break;
 		case 'o':
-			if (parse_size(optarg, &o->discard_off) < 0)
-				return usage_error("demo", "bad offset '%s'",
-						   optarg);
+			if (size_arg("demo", "--discard-offset", optarg,
+				     &o->discard_off))
+				return EXIT_USAGE;
 			off_given = true;
 			break;
 		case 'l':
-			if (parse_size(optarg, &o->discard_len) < 0)
-				return usage_error("demo", "bad size '%s'",
-						   optarg);
+			if (size_arg("demo", "--discard-size", optarg,
+				     &o->discard_len))
+				return EXIT_USAGE;
 			o->discard_given = true;
 			break;
 		case 'n':
 			o->populate = false;
 			break;
 		case 'P':
-			if (parse_size(optarg, &o->page_size) < 0)
-				return usage_error("demo", "bad page size '%s'",
-						   optarg);
+			if (size_arg("demo", "--page-size", optarg,
+				     &o->page_size))
+				return EXIT_USAGE;
 			break;
 		case 'm':
 			o->policy = optarg;
 			break;
 		case 'N':
 			o->nodes = optarg;
+			break;
+		case 't':
+			if (count_arg("demo", "--prealloc-threads", optarg, 1,
+				      64, &o->threads))
+				return EXIT_USAGE;
 			break;
 		case 'j':
 			o->json = true;
@@ -167,7 +179,7 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 			usage(stdout);
 			exit(0);
 		default:
-			return usage_error("demo", "bad option");
+			return unknown_option("demo");
 		}
 	}
 	if (optind < argc)
@@ -219,7 +231,6 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 	return 0;
 }
 
-/* Compare the host's view of [off, off + len) with the pattern or zeros. */
 /* Check the host's view of [off, off + len) of RAM: pattern or zeros. */
 static uint64_t host_check(const uint8_t *ram, uint64_t off, uint64_t len,
 			   bool zero)
@@ -276,8 +287,10 @@ static int run_demo(struct demo *d)
 	if (ret < 0)
 		return ret;
 	if (o->populate) {
+		struct gmem_populate_args args = { .threads = o->threads };
+
 		t = now_seconds();
-		ret = gmem_populate(d->g.ram, 0, o->size);
+		ret = populate_with_progress(d->g.ram, 0, o->size, &args);
 		d->t_populate = now_seconds() - t;
 		if (ret < 0) {
 			snprintf(d->g.error, sizeof(d->g.error), "populate: %s",
@@ -452,9 +465,9 @@ static void report_json(const struct demo *d, int ret)
 			: gmem_backend_name(o->backend),
 	       (unsigned long long)o->size,
 	       (unsigned long long)GUEST_BOOT_SIZE);
-	printf("\"populate\": %s, \"discard_offset\": %llu, "
-	       "\"discard_size\": %llu,\n",
-	       o->populate ? "true" : "false",
+	printf("\"populate\": %s, \"prealloc_threads\": %u, "
+	       "\"discard_offset\": %llu, \"discard_size\": %llu,\n",
+	       o->populate ? "true" : "false", o->threads,
 	       (unsigned long long)o->discard_off,
 	       (unsigned long long)o->discard_len);
 	printf(" \"seconds\": {\"setup\": %.6f, \"populate\": %.6f, "
@@ -471,6 +484,10 @@ static void report_json(const struct demo *d, int ret)
 	       (unsigned long long)d->after.populated_bytes,
 	       (unsigned long long)d->after.discarded_bytes,
 	       (unsigned long long)d->g.exits);
+	printf(" \"policy\": \"%s\", \"host_nodes\": ",
+	       o->policy ? o->policy : (o->nodes ? "bind" : "default"));
+	json_string(stdout, o->nodes ? o->nodes : "");
+	printf(",\n");
 	printf(" \"resident_bytes\": %llu, \"touched_bytes\": %lld, "
 	       "\"hugepages\": %llu, \"node_bytes\": {",
 	       (unsigned long long)d->after.resident_bytes,

@@ -260,13 +260,15 @@ static void print_json(const struct gmem_host *h,
 	printf("\n  }\n}\n");
 }
 
+/* Every option; gmemctl complete lists them for the shell. */
+const struct option probe_options[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int cmd_probe(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct gmem_vm_caps types[GMEM_VM_TYPE_COUNT];
 	struct backend_check b[3];
 	struct gmem_dma_host dma;
@@ -274,7 +276,8 @@ int cmd_probe(int argc, char **argv)
 	int json = 0, c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", probe_options,
+				NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = 1;
@@ -284,10 +287,12 @@ int cmd_probe(int argc, char **argv)
 			       "Show KVM's guest-memory capabilities, memfd, "
 			       "hugepage pools, THP, NUMA, IOMMU\n"
 			       "(VFIO type1, iommufd and MAP_FILE), and which "
-			       "gmem backends work here.\n");
+			       "gmem backends work here.\n\n"
+			       "  --json      JSON (schema in docs/json.md)\n"
+			       "  -h, --help  this text\n");
 			return 0;
 		default:
-			return usage_error("probe", "bad option");
+			return unknown_option("probe");
 		}
 	}
 	if (optind < argc)

@@ -9,33 +9,82 @@
 
 #include "gmemctl.h"
 
+/*
+ * Decimal only: "010M" is ten MiB, never octal, and "0x10" is an error.
+ * A fraction is fine when it comes to whole bytes ("1.5G", not "1.3K").
+ */
 int parse_size(const char *s, uint64_t *out)
 {
-	unsigned long long v;
+	unsigned __int128 whole = 0, frac = 0, scale = 1, bytes;
 	unsigned int shift = 0;
+	const char *p = s;
+
+	if (!s || !isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		whole = whole * 10 + (unsigned)(*p - '0');
+		if (whole > ~0ULL)
+			return -ERANGE;
+	}
+	if (*p == '.') {
+		if (!isdigit((unsigned char)*++p))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (scale > 1000000000000ULL)
+				return -EINVAL;	/* more digits than bytes */
+			frac = frac * 10 + (unsigned)(*p - '0');
+			scale *= 10;
+		}
+	}
+	switch (toupper((unsigned char)*p)) {
+	case 'K': shift = 10; p++; break;
+	case 'M': shift = 20; p++; break;
+	case 'G': shift = 30; p++; break;
+	case 'T': shift = 40; p++; break;
+	}
+	if (shift && strcmp(p, "iB") == 0)
+		p += 2;
+	else if (shift && (*p == 'B' || *p == 'b'))
+		p++;
+	if (*p)
+		return -EINVAL;
+	if (((frac << shift) % scale) != 0)
+		return -EINVAL;			/* not a whole number of bytes */
+	bytes = (whole << shift) + (frac << shift) / scale;
+	if (bytes > ~0ULL)
+		return -ERANGE;
+	*out = (uint64_t)bytes;
+	return 0;
+}
+
+int size_arg(const char *cmd, const char *opt, const char *arg, uint64_t *out)
+{
+	int ret = parse_size(arg, out);
+
+	if (ret == -ERANGE)
+		return usage_error(cmd, "%s '%s' is larger than 16 EiB", opt,
+				   arg);
+	if (ret < 0)
+		return usage_error(cmd, "%s '%s' is not a size: give whole "
+				   "bytes in decimal with an optional K, M, G "
+				   "or T suffix (binary units), e.g. 512M or "
+				   "1.5G", opt, arg);
+	return 0;
+}
+
+int count_arg(const char *cmd, const char *opt, const char *arg,
+	      unsigned int min, unsigned int max, unsigned int *out)
+{
+	unsigned long v;
 	char *end;
 
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno)
-		return -EINVAL;
-	switch (toupper((unsigned char)*end)) {
-	case 'K': shift = 10; end++; break;
-	case 'M': shift = 20; end++; break;
-	case 'G': shift = 30; end++; break;
-	case 'T': shift = 40; end++; break;
-	}
-	if (shift && strcmp(end, "iB") == 0)
-		end += 2;
-	else if (shift && (*end == 'B' || *end == 'b'))
-		end++;
-	if (*end)
-		return -EINVAL;
-	if (shift && v > (~0ULL >> shift))
-		return -ERANGE;
-	*out = (uint64_t)v << shift;
+	v = isdigit((unsigned char)*arg) ? strtoul(arg, &end, 10) : 0;
+	if (!isdigit((unsigned char)*arg) || errno || *end || v < min ||
+	    v > max)
+		return usage_error(cmd, "%s '%s' must be a whole number from "
+				   "%u to %u", opt, arg, min, max);
+	*out = (unsigned int)v;
 	return 0;
 }
 
@@ -90,4 +139,11 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see gmemctl %s --help)\n", cmd);
 	return EXIT_USAGE;
+}
+
+int unknown_option(const char *cmd)
+{
+	/* getopt has named the option already. */
+	return usage_error(cmd, "unknown option, or an option without its "
+			   "value");
 }
