@@ -57,7 +57,8 @@ run_in_vm() { # LABEL PROGRAM...
 	shift
 	[ $# -gt 0 ] || return 0
 	echo "== $label: running $* in the emulated machine (tests/vm)" >&2
-	extra=${GMEM_VM_EXTRA:-}
+	# test_cli checks gmemctl's JSON against its schema, beside the build.
+	extra="${GMEM_VM_EXTRA:-} $(cd "$here/.." && pwd)/docs/json.md"
 	case ${GMEM_TEST_WRAP:-} in
 	*valgrind*)	# valgrind, its tools and the libc symbols it needs
 		extra="$extra $(command -v valgrind) $(command -v valgrind).bin /usr/libexec/valgrind /usr/lib/debug" ;;
