@@ -3,6 +3,7 @@
 #   make                 build everything into $(BUILD)
 #   make check           build and run every test
 #   make check SANITIZE=1  the same with ASan/UBSan, in build-asan/
+#   make check-man       check the manual pages in docs/man alone
 #   make install         libgmem (shared and static), gmem.h, gmem.pc, the
 #                        man pages, gmemctl and gmem-vmm; PREFIX, LIBDIR,
 #                        BINDIR, INCLUDEDIR, MANDIR, BASHCOMPDIR and DESTDIR
@@ -206,6 +207,11 @@ $(BUILD)/tests/test_private: $(BUILD)/tests/test_private.o $(TEST_HELPER_OBJ) $(
 
 check: all
 	sh tests/run-tests.sh $(BUILD)
+
+# The manual pages against the built library, gmem.h and the tools' options.
+.PHONY: check-man
+check-man: lib
+	sh tests/check-man.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan

@@ -14,12 +14,13 @@
 # A program that crashes, or exits non-zero without saying FAIL, counts as
 # a failure, and so does an emulated machine that never reports.
 # GMEM_TEST_WRAP (e.g. "valgrind ...") wraps each program, here or in the
-# emulated machine; GMEM_TEST_ONLY="test_a test_b" runs only those programs.
+# emulated machine; GMEM_TEST_ONLY="test_a test_b" runs only those programs
+# (and "man" or "vmm-boot" those checks).
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$build" && pwd)
 log=$(mktemp)
-trap 'rm -f "$log" "$log.abi"' EXIT
+trap 'rm -f "$log" "$log.abi" "$log.man"' EXIT
 
 # Where this host has KVM: programs that also run in the emulated machine
 # (it has two NUMA nodes), and programs that run only there (no host here
@@ -132,6 +133,15 @@ fi
 sh "$here/check-abi.sh" "$build" >"$log.abi" 2>&1
 echo "== status abi $?" >>"$log.abi"
 { echo "== abi"; cat "$log.abi"; } >>"$log"
+
+# The manual pages against the library, gmem.h and the tools (its own
+# closing line is left out: this script prints the one that counts).
+case " ${GMEM_TEST_ONLY:-man} " in
+*" man "*)
+	sh "$here/check-man.sh" "$build" >"$log.man" 2>&1
+	echo "== status man $?" >>"$log.man"
+	{ echo "== man"; grep -v '^[0-9]* passed, [0-9]* failed' "$log.man"; } >>"$log" ;;
+esac
 
 # Install into a scratch prefix and build an outside program against it
 # (not for a sanitizer build: its library wants its runtime loaded first).
