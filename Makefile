@@ -6,8 +6,8 @@
 #   make check-man       check the manual pages in docs/man alone
 #   make install         libgmem (shared and static), gmem.h, gmem.pc, the
 #                        man pages, gmemctl and gmem-vmm; PREFIX, LIBDIR,
-#                        BINDIR, INCLUDEDIR, MANDIR, BASHCOMPDIR and DESTDIR
-#                        as usual
+#                        BINDIR, INCLUDEDIR, MANDIR, BASHCOMPDIR, DOCDIR and
+#                        DESTDIR as usual
 #   make uninstall       take them out again
 
 SANITIZE ?=
@@ -45,6 +45,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+DOCDIR ?= $(PREFIX)/share/doc/gmem
 
 LIB_SRC := $(wildcard src/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -118,8 +119,9 @@ install: all
 		s=$${p##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$$s/; \
 	done
-	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0644 completions/gmemctl.bash $(DESTDIR)$(BASHCOMPDIR)/gmemctl
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libgmem.so.$(SO_VERSION) \
@@ -128,6 +130,8 @@ uninstall:
 		$(DESTDIR)$(INCLUDEDIR)/gmem.h $(DESTDIR)$(PKGCONFIGDIR)/gmem.pc \
 		$(DESTDIR)$(BINDIR)/gmemctl $(DESTDIR)$(BINDIR)/gmem-vmm \
 		$(DESTDIR)$(BASHCOMPDIR)/gmemctl
+	rm -f $(DESTDIR)$(DOCDIR)/README.md $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(wildcard docs/*.md)))
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 	for p in $(MAN_PAGES); do \
 		s=$${p##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${p##*/}; \
 	done
