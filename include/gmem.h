@@ -170,7 +170,9 @@ int gmem_vm_get_caps(struct gmem_vm *vm, struct gmem_vm_caps *out);
  * Borrow a VM fd the caller owns.  The library uses only memslots
  * [slot_first, slot_first + slot_count) and never closes vm_fd, which must
  * stay open until gmem_vm_close() returns.  The fd is recognised by asking
- * KVM, so this works without /proc (in a jailer's chroot, say).
+ * KVM, so this works without /proc (in a jailer's chroot, say).  KVM does
+ * not tell a VM's type: gmem_vm_get_caps() reports type 0 for it, and its
+ * other figures (private memory included) are asked of the fd itself.
  */
 int gmem_vm_open(int vm_fd, unsigned int slot_first, unsigned int slot_count,
 		 struct gmem_vm **out);
@@ -184,7 +186,9 @@ int gmem_vm_fd(const struct gmem_vm *vm);
  * populate and discard but can no longer be bound.  If KVM refuses to
  * delete a memslot, that binding stays attached (its file stays mapped,
  * since the guest may still use it), the call fails, and the handle stays
- * valid: call gmem_vm_close() again.
+ * valid: call gmem_vm_close() again.  The VM counts as closing from the
+ * first call: new bindings, conversions, DMA and device work on it, and new
+ * guest_memfd files for it, fail with -ESHUTDOWN.
  */
 int gmem_vm_close(struct gmem_vm *vm);
 
@@ -455,9 +459,12 @@ int gmem_vm_enable_conversion_exits(struct gmem_vm *vm);
 /*
  * After KVM_RUN on a vCPU of vm: run is its mmapped struct kvm_run and
  * result what KVM_RUN returned (0, or -errno).  A memory fault or a
- * MAP_GPA_RANGE hypercall is decoded and handed to the handler: returns 1
- * when it was one and the vCPU can run again, 0 when the exit is not about
- * memory (the VMM's to handle), -errno when the conversion failed.
+ * MAP_GPA_RANGE hypercall is decoded and handed to the handler.  Returns 0
+ * when the exit is not about memory (the VMM's to handle), and 1 when it
+ * was and the vCPU can run again: for a hypercall even when the conversion
+ * was refused or failed, since the guest gets the -errno as the
+ * hypercall's result (gmem_last_error() then says why).  A memory fault
+ * whose conversion fails returns its -errno: the vCPU cannot go on.
  */
 int gmem_vcpu_handle_exit(struct gmem_vm *vm, void *run, int result);
 
@@ -564,7 +571,8 @@ int64_t gmem_file_node_bytes(struct gmem_file *file, unsigned int node);
 struct gmem_stats {
 	uint32_t files;
 	uint32_t vms;
-	struct gmem_file_stats total;	/* size/page_size/backend unused */
+	/* size adds up every file's; page_size and backend are 0 */
+	struct gmem_file_stats total;
 	struct gmem_file_stats backend[GMEM_MAX_BACKENDS];
 	uint64_t reserved[8];
 };
@@ -811,7 +819,8 @@ int gmem_memtable_process(struct gmem_memtable *mt, int timeout_ms,
 /*
  * A pointer to guest-physical [gpa, gpa + length), which must lie in one
  * entry, usable now with access (GMEM_MEMTABLE_READ and/or _WRITE); NULL
- * with the reason if any of it is not (unmapped, invalidated, read-only).
+ * with errno and the reason if any of it is not: ENOENT (not in one
+ * entry), EACCES (read-only), EFAULT (invalidated), EINVAL (bad call).
  */
 void *gmem_memtable_translate(struct gmem_memtable *mt, uint64_t gpa,
 			      uint64_t length, uint32_t access);

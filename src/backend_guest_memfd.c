@@ -266,18 +266,21 @@ static int gmfd_import(struct gmem_file *f, const struct gmem_import_args *a)
 	if (!a->vm)
 		return gmem_fail(EINVAL, "import: a guest_memfd belongs to a VM; "
 				 "set args.vm to it");
-	if (a->flags & GMEM_FILE_PRIVATE) {
+	if (a->flags & (GMEM_FILE_PRIVATE | GMEM_FILE_NO_HOST_MAP)) {
 		struct vm_gmem c;
 		int ret = vm_gmem_caps(a->vm, &c);
 
 		if (ret < 0)
 			return ret;
-		if (!c.private)
+		if ((a->flags & GMEM_FILE_PRIVATE) && !c.private)
 			return gmem_fail(EOPNOTSUPP, "import: this VM (type %s) "
 					 "has no private memory",
 					 gmem_vm_type_name(a->vm->type));
-		f->private = true;
-		return 0;
+		/* As at create: no host view on a private VM is private. */
+		if (c.private) {
+			f->private = true;
+			return 0;
+		}
 	}
 	/* Shared use needs the mapping (see create): try it, don't guess. */
 	p = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd,

@@ -112,7 +112,11 @@ GMEM_API int gmem_vcpu_handle_exit(struct gmem_vm *vm, void *run, int result)
 		req.to = (hc.args[2] & GMEM_KVM_MAP_GPA_RANGE_ENCRYPTED) ?
 			 GMEM_MEMORY_PRIVATE : GMEM_MEMORY_SHARED;
 		req.source = GMEM_CONVERSION_MAP_GPA_RANGE;
-		ret = req.length ? dispatch(vm, &req) : -EINVAL;
+		ret = req.length ? dispatch(vm, &req) :
+		      gmem_fail(EINVAL, "MAP_GPA_RANGE hypercall: %llu pages "
+				"with attributes 0x%llx is no range",
+				(unsigned long long)hc.args[1],
+				(unsigned long long)hc.args[2]);
 		/* The guest gets the answer in the hypercall's return value. */
 		hc.ret = (uint64_t)(int64_t)(ret < 0 ? ret : 0);
 		memcpy(r + GMEM_KVM_RUN_EXIT_UNION_OFFSET +

@@ -609,6 +609,7 @@ GMEM_API void *gmem_memtable_translate(struct gmem_memtable *mt, uint64_t gpa,
 	    access & ~(GMEM_MEMTABLE_READ | GMEM_MEMTABLE_WRITE)) {
 		gmem_fail(EINVAL, "memtable translate: NULL table, empty range "
 			  "or bad access 0x%x", access);
+		errno = EINVAL;
 		return NULL;
 	}
 	i = upper(mt, gpa);
@@ -618,16 +619,19 @@ GMEM_API void *gmem_memtable_translate(struct gmem_memtable *mt, uint64_t gpa,
 		gmem_fail(ENOENT, "memtable: guest 0x%llx+0x%llx is not inside "
 			  "one entry of the table", (unsigned long long)gpa,
 			  (unsigned long long)length);
+		errno = ENOENT;
 		return NULL;
 	}
 	if (access & GMEM_MEMTABLE_WRITE && !(e->prot & PROT_WRITE)) {
 		gmem_fail(EACCES, "memtable: entry %u is read-only", e->id);
+		errno = EACCES;
 		return NULL;
 	}
 	if (gmem_extents_covered(&e->invalid, off, off + length)) {
 		gmem_fail(EFAULT, "memtable: guest 0x%llx+0x%llx was "
 			  "invalidated", (unsigned long long)gpa,
 			  (unsigned long long)length);
+		errno = EFAULT;
 		return NULL;
 	}
 	return e->map + off;

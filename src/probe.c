@@ -135,8 +135,10 @@ GMEM_API int gmem_probe_vm_type(uint32_t type, struct gmem_vm_caps *out)
 		/* A type this kernel lacks is data, not an error. */
 		memset(out, 0, sizeof(*out));
 		out->type = type;
+		if (vm_fd != -EOPNOTSUPP)
+			return vm_fd;	/* no KVM at all: the reason says so */
 		gmem_error_clear();
-		return vm_fd == -EOPNOTSUPP ? 0 : vm_fd;
+		return 0;
 	}
 	fill_vm_caps(vm_fd, type, out);
 	close(vm_fd);

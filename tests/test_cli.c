@@ -323,6 +323,20 @@ static void json_keys_are_documented(void)
 	CHECK_OK(gmem_file_close(f));
 }
 
+/* --private takes only --size and --json; anything else is named. */
+static void demo_private_refuses_other_options(void)
+{
+	const char *policy[] = { "demo", "--private", "--policy", "bind",
+				 NULL };
+	const char *hole[] = { "demo", "--discard-size", "4M", "--private",
+			       NULL };
+
+	CHECK(t_gmemctl(policy) == 2);
+	CHECK(strstr(t_out, "--policy does not apply to --private"));
+	CHECK(t_gmemctl(hole) == 2);
+	CHECK(strstr(t_out, "--discard-size does not apply to --private"));
+}
+
 static const struct t_case cases[] = {
 	T_CASE(sizes_are_decimal_with_binary_suffixes),
 	T_CASE(bad_sizes_say_what_a_size_is),
@@ -334,6 +348,7 @@ static const struct t_case cases[] = {
 	T_CASE(stats_watch_json_is_one_object_per_refresh),
 	T_CASE(stats_bad_watch_options),
 	T_CASE(json_keys_are_documented),
+	T_CASE(demo_private_refuses_other_options),
 };
 
 T_MAIN(cases)

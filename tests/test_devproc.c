@@ -209,9 +209,13 @@ static void *client_translate(struct client *c, uint64_t gpa, uint64_t len,
 {
 	void *p;
 
+	int err;
+
 	pthread_mutex_lock(&c->lock);
 	p = gmem_memtable_translate(c->mt, gpa, len, access);
+	err = errno;
 	pthread_mutex_unlock(&c->lock);
+	errno = err;
 	return p;
 }
 
@@ -291,6 +295,7 @@ static void table_follows_bindings(void)
 	memset(p, 0x5a, 4096);
 	CHECK(host[8192] == 0x5a && host[8192 + 4095] == 0x5a);
 	CHECK(!client_translate(&c, GIB - 4096, 8192, GMEM_MEMTABLE_READ));
+	CHECK(errno == ENOENT);
 	CHECK(!client_translate(&c, GIB + 4 * MIB - 4096, 8192,
 				GMEM_MEMTABLE_READ));
 	/* A binding made later arrives too. */
@@ -300,6 +305,7 @@ static void table_follows_bindings(void)
 	/* Discard returns once the device let go: gone at once, here. */
 	CHECK_OK(gmem_discard(f, 8192, 4096));
 	CHECK(!client_translate(&c, GIB + 8192, 8, GMEM_MEMTABLE_READ));
+	CHECK(errno == EFAULT);
 	CHECK(client_translate(&c, GIB + 4096, 4096, GMEM_MEMTABLE_READ));
 	CHECK(client_translate(&c, GIB + 12288, 4096, GMEM_MEMTABLE_READ));
 	CHECK(client_info(&c).invalid_bytes == 4096);
@@ -1355,6 +1361,7 @@ static void read_only_device(void)
 	CHECK(WAIT_FOR(client_info(&c).entries == 1));
 	CHECK(client_translate(&c, 0, 4096, GMEM_MEMTABLE_READ));
 	CHECK(!client_translate(&c, 0, 4096, GMEM_MEMTABLE_WRITE));
+	CHECK(errno == EACCES);
 	CHECK(strstr(gmem_last_error(), "read-only"));
 	CHECK_OK(gmem_devproc_remove(d));
 	client_stop(&c);
@@ -1525,6 +1532,7 @@ static void bad_arguments(void)
 	CHECK_ERR(gmem_devproc_notify(NULL, 0), EINVAL);
 	CHECK_ERR(gmem_devproc_remove(NULL), EINVAL);
 	CHECK(gmem_memtable_translate(NULL, 0, 8, GMEM_MEMTABLE_READ) == NULL);
+	CHECK(errno == EINVAL);
 	CHECK_ERR(gmem_memtable_process(NULL, 0, NULL), EINVAL);
 	/* No device answers: it fails after its timeout, and says so. */
 	close(sv[0]);

@@ -634,6 +634,29 @@ static void memory_fault_exits(void)
 	pvm_stop(&p);
 }
 
+/* Imported like created: no host view on a private VM means private. */
+static void import_without_host_view_is_private(void)
+{
+	struct gmem_import_args ia = { .flags = GMEM_FILE_NO_HOST_MAP };
+	struct gmem_file *made, *imported;
+	struct gmem_vm *vm;
+	void *addr = NULL;
+
+	T_SKIP_UNLESS(t_need_private());
+	CHECK_OK(gmem_vm_create_type(GMEM_VM_TYPE_SW_PROTECTED, &vm));
+	CHECK_OK(make(vm, GMEM_BACKEND_GUEST_MEMFD, GMEM_FILE_PRIVATE, 2 * MIB,
+		      &made));
+	ia.fd = gmem_file_fd(made);
+	ia.vm = vm;
+	CHECK_OK(gmem_file_import(&ia, &imported));
+	CHECK_ERR(gmem_file_host_map(imported, &addr), ENXIO);
+	CHECK(strstr(gmem_last_error(), "private memory"));
+	CHECK(!addr);
+	CHECK_OK(gmem_file_close(imported));
+	CHECK_OK(gmem_file_close(made));
+	CHECK_OK(gmem_vm_close(vm));
+}
+
 /* ---- the private side as a file ---- */
 
 /* Populate, discard and NUMA work on private memory too. */
@@ -813,6 +836,7 @@ static const struct t_case cases[] = {
 	T_CASE(figures_by_kind),
 	T_CASE(guest_converts_by_hypercall),
 	T_CASE(memory_fault_exits),
+	T_CASE(import_without_host_view_is_private),
 	T_CASE(private_side_populate_discard_numa),
 	T_CASE(every_close_order_private),
 	T_CASE(seed_sequences_private),

@@ -117,6 +117,7 @@ const struct option demo_options[] = {
 
 static int parse_opts(int argc, char **argv, struct demo_opts *o)
 {
+	const char *not_private = NULL;	/* an option --private ignores */
 	bool off_given = false;
 	uint64_t psz;
 	int c;
@@ -129,6 +130,7 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 				NULL)) != -1) {
 		switch (c) {
 		case 'b':
+			not_private = "--backend";
 			if (gmem_backend_parse(optarg, &o->backend) < 0)
 				return usage_error("demo", "%s",
 						   gmem_last_error());
@@ -139,32 +141,39 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 			o->size_given = true;
 			break;
 		case 'o':
+			not_private = "--discard-offset";
 			if (size_arg("demo", "--discard-offset", optarg,
 				     &o->discard_off))
 				return EXIT_USAGE;
 			off_given = true;
 			break;
 		case 'l':
+			not_private = "--discard-size";
 			if (size_arg("demo", "--discard-size", optarg,
 				     &o->discard_len))
 				return EXIT_USAGE;
 			o->discard_given = true;
 			break;
 		case 'n':
+			not_private = "--no-populate";
 			o->populate = false;
 			break;
 		case 'P':
 			if (size_arg("demo", "--page-size", optarg,
 				     &o->page_size))
 				return EXIT_USAGE;
+			not_private = "--page-size";
 			break;
 		case 'm':
+			not_private = "--policy";
 			o->policy = optarg;
 			break;
 		case 'N':
+			not_private = "--host-nodes";
 			o->nodes = optarg;
 			break;
 		case 't':
+			not_private = "--prealloc-threads";
 			if (count_arg("demo", "--prealloc-threads", optarg, 1,
 				      64, &o->threads))
 				return EXIT_USAGE;
@@ -186,6 +195,10 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 		return usage_error("demo", "unexpected argument '%s'",
 				   argv[optind]);
 	if (o->private) {
+		if (not_private)
+			return usage_error("demo", "%s does not apply to "
+					   "--private, which takes only --size "
+					   "and --json", not_private);
 		if (!o->size_given)
 			o->size = 32ULL << 20;
 		if (o->size % (2ULL << 20) || !o->size)
