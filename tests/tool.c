@@ -23,21 +23,42 @@ static void gmemctl_path(char *buf, size_t len)
 	snprintf(buf, len, "%s/../gmemctl", dirname(self));
 }
 
-int t_gmemctl(const char *const *args)
+/* argv for execv: gmemctl's path, then args up to their NULL (15 at most). */
+static void gmemctl_argv(const char *const *args, char *path, size_t len,
+			 const char **argv)
 {
-	char path[PATH_MAX];
-	const char *argv[16];
-	int pipefd[2], status;
-	size_t n = 0;
-	ssize_t r;
-	pid_t pid;
-
-	gmemctl_path(path, sizeof(path));
+	gmemctl_path(path, len);
 	argv[0] = path;
 	for (int i = 0; i < 15; i++)
 		if (!(argv[i + 1] = args[i]))
 			break;
 	argv[15] = NULL;
+}
+
+/* Everything fd gives until EOF or an error into t_out; the exit status. */
+static int collect(int fd, pid_t pid)
+{
+	size_t n = 0;
+	ssize_t r;
+	int status;
+
+	while (n < sizeof(t_out) - 1 &&
+	       (r = read(fd, t_out + n, sizeof(t_out) - 1 - n)) > 0)
+		n += (size_t)r;
+	t_out[n] = '\0';
+	close(fd);
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+int t_gmemctl(const char *const *args)
+{
+	char path[PATH_MAX];
+	const char *argv[16];
+	int pipefd[2];
+	pid_t pid;
+
+	gmemctl_argv(args, path, sizeof(path), argv);
 	if (pipe(pipefd) < 0)
 		return -1;
 	pid = fork();
@@ -49,13 +70,7 @@ int t_gmemctl(const char *const *args)
 		_exit(127);
 	}
 	close(pipefd[1]);
-	while (n < sizeof(t_out) - 1 &&
-	       (r = read(pipefd[0], t_out + n, sizeof(t_out) - 1 - n)) > 0)
-		n += (size_t)r;
-	t_out[n] = '\0';
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	return collect(pipefd[0], pid);
 }
 
 /* The same on a terminal: stdout and stderr are a pseudo-terminal. */
@@ -63,17 +78,10 @@ int t_gmemctl_tty(const char *const *args)
 {
 	char path[PATH_MAX];
 	const char *argv[16];
-	int master, status;
-	size_t n = 0;
-	ssize_t r;
+	int master;
 	pid_t pid;
 
-	gmemctl_path(path, sizeof(path));
-	argv[0] = path;
-	for (int i = 0; i < 15; i++)
-		if (!(argv[i + 1] = args[i]))
-			break;
-	argv[15] = NULL;
+	gmemctl_argv(args, path, sizeof(path), argv);
 	pid = forkpty(&master, NULL, NULL, NULL);
 	if (pid < 0)
 		return -1;
@@ -81,14 +89,8 @@ int t_gmemctl_tty(const char *const *args)
 		execv(path, (char *const *)argv);
 		_exit(127);
 	}
-	/* EIO once the child has gone and the terminal hangs up. */
-	while (n < sizeof(t_out) - 1 &&
-	       (r = read(master, t_out + n, sizeof(t_out) - 1 - n)) > 0)
-		n += (size_t)r;
-	t_out[n] = '\0';
-	close(master);
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	/* Reads end in EIO once the child has gone and the terminal hangs up. */
+	return collect(master, pid);
 }
 
 /* A small strict JSON checker: enough to prove the output parses. */
