@@ -118,7 +118,7 @@ $(BUILD)/runner/%.o: runner/%.c runner/runner.h guest/ucall.h include/gmem.h
 	$(Q)$(CC) $(ALL_CFLAGS) -Irunner -Iguest -c $< -o $@
 
 # ---- gmemctl ----
-$(BUILD)/tools/%.o: tools/%.c tools/gmemctl.h runner/runner.h include/gmem.h
+$(BUILD)/tools/%.o: tools/%.c tools/gmemctl.h tools/bench.h runner/runner.h include/gmem.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -Irunner -Iguest -Itools -c $< -o $@
@@ -178,3 +178,13 @@ demo: $(GMEMCTL)
 		echo "== /dev/kvm is missing here; running the demo in an emulated machine with KVM (tests/vm)"; \
 		tests/vm/run-in-vm.sh $(BUILD) -- ./gmemctl demo; \
 	fi
+
+# The bench's figures as PNGs in docs/: gnuplot-nox from Debian if missing,
+# the default bench as CSV (as root it grows the hugetlb pool it needs, and
+# shrinks it after), then the script gmemctl writes for that CSV.
+.PHONY: bench-plots
+bench-plots: $(GMEMCTL)
+	@command -v gnuplot >/dev/null || \
+		{ apt-get update && apt-get install -y gnuplot-nox; }
+	$(GMEMCTL) bench --csv --grow-pool $(BENCH_ARGS) > $(BUILD)/bench.csv
+	$(GMEMCTL) bench --plot $(BUILD)/bench.csv --plot-dir docs | gnuplot
