@@ -29,6 +29,7 @@ enum bench_format { FMT_MARKDOWN, FMT_CSV, FMT_JSON };
 struct bench_opts {
 	unsigned int parts;		/* bit per enum bench_part */
 	enum bench_format format;
+	const char *csv_file;		/* also write CSV here */
 	bool quick;
 	bool grow_pool;			/* root: grow hugetlb pools for a part */
 	int runs;			/* interleaved repetitions; medians */
@@ -103,6 +104,8 @@ struct bench_row *bench_find(struct bench *b, enum bench_part part,
 void bench_ratios(struct bench *b);
 
 double median(const double *v, int n);
+/* The value below which a fraction p of v lies (p = 0.9: the p90). */
+double percentile(const double *v, int n, double p);
 double maximum(const double *v, int n);
 /* Run fn over [p, p + len) cut into n contiguous pieces, one per thread. */
 void run_threads(uint8_t *p, uint64_t len, unsigned int n,

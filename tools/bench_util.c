@@ -112,6 +112,23 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+double percentile(const double *v, int n, double p)
+{
+	double *s, m;
+	int i = (int)(p * (n - 1) + 0.5);
+
+	if (n <= 0)
+		return NO_VALUE;
+	s = malloc(n * sizeof(*s));
+	if (!s)
+		return NO_VALUE;
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	m = s[i];
+	free(s);
+	return m;
+}
+
 double median(const double *v, int n)
 {
 	double *s, m;

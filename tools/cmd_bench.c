@@ -26,6 +26,7 @@ static const char *const part_names[PART_COUNT] = {
 static void usage(void)
 {
 	printf("usage: gmemctl bench [--quick] [--only PARTS] [--csv | --json]\n"
+	       "                     [--csv-file FILE]\n"
 	       "                     [--sizes LIST] [--guest-size SIZE] "
 	       "[--bulk-size SIZE]\n"
 	       "                     [--runs N] [--files N] [--slots N,N] "
@@ -40,6 +41,8 @@ static void usage(void)
 	       "markdown report with the targets judged, or CSV or JSON.\n\n"
 	       "  --quick        tiny sizes and one run: seconds, for CI\n"
 	       "  --only PARTS   comma-separated parts (default: all)\n"
+	       "  --csv-file F   also write the CSV to F (plots and tables "
+	       "of one run)\n"
 	       "  --sizes LIST   ready part sizes (default 1G,4G)\n"
 	       "  --guest-size   guest RAM of the faults part (default 256M)\n"
 	       "  --bulk-size    file size for discard and overhead (1G)\n"
@@ -157,6 +160,7 @@ static int parse(int argc, char **argv, struct bench *b, const char **plot,
 		{ "only", required_argument, NULL, 'o' },
 		{ "csv", no_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "csv-file", required_argument, NULL, 'F' },
 		{ "sizes", required_argument, NULL, 'S' },
 		{ "size", required_argument, NULL, 's' },
 		{ "guest-size", required_argument, NULL, 'g' },
@@ -196,6 +200,9 @@ static int parse(int argc, char **argv, struct bench *b, const char **plot,
 			break;
 		case 'j':
 			o->format = FMT_JSON;
+			break;
+		case 'F':
+			o->csv_file = optarg;
 			break;
 		case 'S':
 			n = parse_sizes(optarg, o->sizes, 4);
