@@ -256,6 +256,9 @@ static const struct pair pairs[] = {
 	{ "populate", "gmem_populate, all of it", "MADV_POPULATE_WRITE on "
 	  "every CPU", GMEM_BACKEND_MEMFD, 0, 1, populate_bulk, false, 0,
 	  false },
+	{ "populate", "gmem_populate, all of it", "MADV_POPULATE_WRITE on "
+	  "every CPU", GMEM_BACKEND_HUGETLB, 0, 1, populate_bulk, false, 0,
+	  false },
 	{ "populate_no_zero", "gmem_populate NO_ZERO, all of it",
 	  "fallocate(KEEP_SIZE)", GMEM_BACKEND_MEMFD, 0, 1, allocate_bulk,
 	  false, 0, false },
@@ -319,15 +322,21 @@ static void one_pair(struct bench *b, const struct pair *pr)
 	double t[2][64];
 	char why[256] = "", key[40];
 	struct bench_row *r;
+	bool done = false;
 	struct ov o;
 
 	if (batches > 64)
 		batches = 64;
+	if (pr->backend == GMEM_BACKEND_HUGETLB &&
+	    !bench_pool_get(b, b->o.bulk_size / (2 * MIB), why, sizeof(why))) {
+		bench_skip(b, PART_OVERHEAD, n, b->o.bulk_size, "%s: %s",
+			   pr->what, why);
+		return;
+	}
 	if (setup(b, pr, &o, why, sizeof(why)) < 0) {
 		bench_skip(b, PART_OVERHEAD, n, pr->gran, "%s: %s", pr->what,
 			   why[0] ? why : strerror(errno));
-		teardown(&o);
-		return;
+		goto out;
 	}
 	/* One untimed batch each: caches, page tables, the books. */
 	pr->fn(&o, true);
@@ -343,13 +352,18 @@ static void one_pair(struct bench *b, const struct pair *pr)
 					   lib ? "library" : "raw",
 					   lib ? gmem_last_error() :
 					   strerror(errno));
-				teardown(&o);
-				return;
+				goto out;
 			}
 			t[lib][i] /= o.calls;
 		}
 	}
+	done = true;
+out:
 	teardown(&o);
+	if (pr->backend == GMEM_BACKEND_HUGETLB)
+		bench_pool_put();
+	if (!done)
+		return;
 	for (int lib = 1; lib >= 0; lib--) {
 		snprintf(key, sizeof(key), "%s%s", lib ? "" : "raw_", pr->key);
 		r = bench_add(b, PART_OVERHEAD, n, o.gran, key, "%s",

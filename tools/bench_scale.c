@@ -353,7 +353,6 @@ static void slot_rows(struct bench *b, unsigned int n, double t[4][64],
 
 static void memslots(struct bench *b)
 {
-	int runs = b->o.runs < 3 ? b->o.runs : 3;
 	double t[4][64];
 	char why[256];
 
@@ -364,6 +363,8 @@ static void memslots(struct bench *b)
 	}
 	for (int s = 0; s < 2; s++) {
 		unsigned int n = b->o.slots[s];
+		/* The small count takes milliseconds: more runs steady it. */
+		int runs = b->o.quick ? 1 : s == 0 ? 3 * b->o.runs : b->o.runs;
 
 		if (b->host.cap_nr_memslots && n > (unsigned int)
 		    b->host.cap_nr_memslots) {
