@@ -86,6 +86,7 @@ struct bench {
 	int qemu_start, qemu_end;	/* qemu-system processes running */
 	double elapsed;
 	double part_seconds[PART_COUNT];
+	double part_load[PART_COUNT];	/* 1-minute load after each part */
 };
 
 /* A new row with every optional figure unset. */

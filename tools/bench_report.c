@@ -425,10 +425,12 @@ static void md(struct bench *b, struct target *t, int nt)
 	       "processes %d at start, %d at end\n", b->load_start,
 	       b->load_end, b->qemu_start, b->qemu_end);
 	printf("- %d interleaved runs; ratios are between rows of this run\n"
-	       "- seconds by part:", b->o.runs);
+	       "- seconds by part (and the load average after it):",
+	       b->o.runs);
 	for (int p = 0; p < PART_COUNT; p++)
 		if (b->part_seconds[p] > 0)
-			printf(" %s %.0f", parts[p].key, b->part_seconds[p]);
+			printf(" %s %.0f (%.2f)", parts[p].key,
+			       b->part_seconds[p], b->part_load[p]);
 	printf("\n");
 	for (int p = 0; p < PART_COUNT; p++) {
 		const struct part_desc *d = &parts[p];
@@ -495,9 +497,13 @@ static void csv_count(FILE *f, long long v)
 static void csv(FILE *f, struct bench *b, struct target *t, int nt)
 {
 	fprintf(f, "# command: %s\n# date: %s; Linux %s; %u CPUs; load %.2f "
-		"-> %.2f; qemu-system %d -> %d\n", b->command, b->date,
-		b->kernel, b->cpus, b->load_start, b->load_end, b->qemu_start,
-		b->qemu_end);
+		"-> %.2f; qemu-system %d -> %d\n# load after each part:",
+		b->command, b->date, b->kernel, b->cpus, b->load_start,
+		b->load_end, b->qemu_start, b->qemu_end);
+	for (int p = 0; p < PART_COUNT; p++)
+		if (b->o.parts & (1U << p))
+			fprintf(f, " %s %.2f", parts[p].key, b->part_load[p]);
+	fputc('\n', f);
 	for (int i = 0; i < nt; i++) {
 		fprintf(f, "# target %c: %s: ", t[i].id, met_word(t[i].met));
 		csv_text(f, t[i].measured);
@@ -569,6 +575,11 @@ static void json(struct bench *b, struct target *t, int nt)
 		if (b->o.parts & (1U << p))
 			printf("%s\"%s\": %.1f", n++ ? ", " : "", parts[p].key,
 			       b->part_seconds[p]);
+	printf("}, \"load_after_part\": {");
+	for (int p = 0, n = 0; p < PART_COUNT; p++)
+		if (b->o.parts & (1U << p))
+			printf("%s\"%s\": %.2f", n++ ? ", " : "", parts[p].key,
+			       b->part_load[p]);
 	printf("},\n \"rows\": [");
 	for (int i = 0; i < b->nrows; i++) {
 		const struct bench_row *r = &b->rows[i];

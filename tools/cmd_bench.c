@@ -346,6 +346,7 @@ int cmd_bench(int argc, char **argv)
 		fprintf(stderr, "bench: %s...\n", part_names[p]);
 		run[p](b);
 		b->part_seconds[p] = now_seconds() - t;
+		b->part_load[p] = load1();
 	}
 	b->elapsed = now_seconds() - start;
 	b->load_end = load1();
