@@ -130,25 +130,33 @@ static void md_row(const struct part_desc *d, const struct bench_row *r)
 	printf("\n");
 }
 
+/* One header cell, if the part shows that column. */
+static void head(const struct part_desc *d, unsigned int col,
+		 const char *name, int *n)
+{
+	if (!(d->cols & col))
+		return;
+	printf(" %s |", name);
+	(*n)++;
+}
+
 static void md_header(const struct part_desc *d)
 {
 	int n = 0;
 
 	printf("|");
-#define H(c, name) do { if (d->cols & (c)) { printf(" %s |", name); n++; } } while (0)
-	H(C_BACKEND, "backend");
-	H(C_SIZE, d->size_label);
-	H(C_COUNT, d->count_label);
-	H(C_WHAT, "method");
-	H(C_SECONDS, "median");
-	H(C_MAX, "max");
-	H(C_PERCALL, "us per call");
-	H(C_GIBS, "GiB/s");
-	H(C_RATIO, d->ratio_label);
-	H(C_FAULTS, "KVM faults (pf_taken)");
-	H(C_PAGES, "KVM 4K / 2M / 1G maps");
-	H(C_NOTE, "note");
-#undef H
+	head(d, C_BACKEND, "backend", &n);
+	head(d, C_SIZE, d->size_label, &n);
+	head(d, C_COUNT, d->count_label, &n);
+	head(d, C_WHAT, "method", &n);
+	head(d, C_SECONDS, "median", &n);
+	head(d, C_MAX, "max", &n);
+	head(d, C_PERCALL, "us per call", &n);
+	head(d, C_GIBS, "GiB/s", &n);
+	head(d, C_RATIO, d->ratio_label, &n);
+	head(d, C_FAULTS, "KVM faults (pf_taken)", &n);
+	head(d, C_PAGES, "KVM 4K / 2M / 1G maps after", &n);
+	head(d, C_NOTE, "note", &n);
 	printf("\n|");
 	while (n--)
 		printf("---|");
