@@ -174,7 +174,7 @@ $(BUILD)/runner/%.o: runner/%.c runner/runner.h guest/ucall.h include/gmem.h
 	$(Q)$(CC) $(ALL_CFLAGS) -Irunner -Iguest -c $< -o $@
 
 # ---- gmemctl ----
-$(BUILD)/tools/%.o: tools/%.c tools/gmemctl.h runner/runner.h include/gmem.h
+$(BUILD)/tools/%.o: tools/%.c tools/gmemctl.h tools/bench.h runner/runner.h include/gmem.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -Irunner -Iguest -Itools -c $< -o $@
@@ -244,3 +244,22 @@ demo: $(GMEMCTL)
 # gmem-vmm, the example VMM that boots Linux on libgmem RAM.
 include vmm/vmm.mk
 include devices/devices.mk tests/fuzz/fuzz.mk
+
+# The bench's figures: tables in $(BUILD)/bench.md and PNGs in docs/, from
+# one run (as root it grows the hugetlb pool it needs, and shrinks it
+# after).  KVM's fault counts come from the emulated machine, whose KVM
+# counts them and has KVM_PRE_FAULT_MEMORY (BENCH_VM=0 skips that run).
+# gnuplot-nox comes from Debian if missing.
+BENCH_VM ?= 1
+.PHONY: bench-plots
+bench-plots: $(GMEMCTL)
+	@command -v gnuplot >/dev/null || \
+		{ apt-get update && apt-get install -y gnuplot-nox; }
+	$(GMEMCTL) bench --grow-pool --csv-file $(BUILD)/bench.csv $(BENCH_ARGS) \
+		> $(BUILD)/bench.md
+	$(GMEMCTL) bench --plot $(BUILD)/bench.csv --plot-dir docs | gnuplot
+	@if [ "$(BENCH_VM)" = 1 ]; then \
+		tests/vm/run-in-vm.sh $(BUILD) -- ./gmemctl bench --only faults \
+			--grow-pool --csv > $(BUILD)/bench-vm.csv && \
+		$(GMEMCTL) bench --plot $(BUILD)/bench-vm.csv --plot-dir docs | \
+			gnuplot; fi

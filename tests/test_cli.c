@@ -294,6 +294,8 @@ static void json_keys_are_documented(void)
 	const char *demo[] = { "demo", "--backend", "memfd", "--size", "8M",
 			       "--json", NULL };
 	const char *stats[] = { "stats", "--dir", dir, "--json", NULL };
+	const char *bench[] = { "bench", "--quick", "--only", "discard,scale",
+				"--json", NULL };
 	const char *watch[] = { "stats", "--dir", dir, "--watch", "--count",
 				"1", "--json", NULL };
 	char pid[16];
@@ -310,6 +312,9 @@ static void json_keys_are_documented(void)
 	CHECK(undocumented_keys(doc, "probe") == 0);
 	CHECK(t_gmemctl(demo) == 0);
 	CHECK(undocumented_keys(doc, "demo") == 0);
+	CHECK(t_gmemctl(bench) == 0);
+	CHECK(strstr(t_out, "\"rows\""));
+	CHECK(undocumented_keys(doc, "bench") == 0);
 	export_a_file(dir, &f);
 	CHECK(t_gmemctl(stats) == 0);
 	CHECK(strstr(t_out, "\"GmemPopulated\""));

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* test_gmemctl.c - the command-line tool, run as a user would run it. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -138,18 +140,113 @@ static void demo_memfd(void)
 	demo_runs_a_guest("memfd");
 }
 
-static void bench_host_part_runs(void)
+/* Every line of a --csv run has the header's fields, and rows exist. */
+static bool csv_parses(const char *out, int *rows)
 {
-	const char *args[] = { "bench", "--host", "--size", "8M", "--json",
-			       NULL };
-	const char *bad[] = { "bench", "--size", "3M", NULL };
+	const char *hdr = strstr(out, "part,backend,size_bytes,");
+	int want = 0;
 
-	CHECK(t_gmemctl(args) == 0);
-	CHECK(t_json_valid(strstr(t_out, "{\"size\"")));
-	CHECK(strstr(t_out, "\"what\": \"memfd, gmem_populate\""));
-	CHECK(strstr(t_out, "\"what\": \"memfd, gmem_discard\""));
-	CHECK(t_gmemctl(bad) == 2);
-	CHECK(strstr(t_out, "multiple of 2 MiB"));
+	*rows = 0;
+	if (!hdr)
+		return false;
+	for (const char *p = hdr; *p && *p != '\n'; p++)
+		want += *p == ',';
+	for (const char *l = strchr(hdr, '\n'); l && l[1]; l = strchr(l, '\n')) {
+		int n = 0;
+
+		l++;
+		if (!strncmp(l, "bench: ", 7))	/* stderr, shared here */
+			continue;
+		for (const char *p = l; *p && *p != '\n'; p++)
+			n += *p == ',';
+		if (n != want)
+			return false;
+		(*rows)++;
+	}
+	return *rows > 0;
+}
+
+/*
+ * The quick bench runs every part and its three outputs parse; how fast
+ * anything is is not a test's business (the machines are shared).
+ */
+static void bench_quick_runs_and_parses(void)
+{
+	const char *json[] = { "bench", "--quick", "--json", NULL };
+	const char *csv[] = { "bench", "--quick", "--csv", "--only",
+			      "ready,discard,overhead", NULL };
+	const char *md[] = { "bench", "--quick", "--only", "ready,scale",
+			     NULL };
+	int rows;
+
+	CHECK(t_gmemctl(json) == 0);
+	CHECK(t_json_valid(strstr(t_out, "{\"command\"")));
+	CHECK(strstr(t_out, "\"method\": \"populate\""));
+	CHECK(strstr(t_out, "\"method\": \"prealloc_1\""));
+	CHECK(strstr(t_out, "\"part\": \"discard\""));
+	CHECK(strstr(t_out, "\"part\": \"scale\""));
+	CHECK(strstr(t_out, "\"part\": \"overhead\""));
+	CHECK(strstr(t_out, "\"targets\": ["));
+	CHECK(t_gmemctl(csv) == 0);
+	CHECK(csv_parses(t_out, &rows));
+	CHECK(strstr(t_out, "\nready,memfd,16777216,,populate,"));
+	CHECK(strstr(t_out, "# command: gmemctl bench --quick --csv"));
+	CHECK(t_gmemctl(md) == 0);
+	CHECK(strstr(t_out, "| memfd | 16 MiB | gmem_populate |"));
+	CHECK(strstr(t_out, "## Targets"));
+}
+
+static void bench_rejects_bad_options(void)
+{
+	static const char *const cases[][4] = {
+		{ "bench", "--size", "3M", NULL },
+		{ "bench", "--sizes", "1G,lots", NULL },
+		{ "bench", "--only", "everything", NULL },
+		{ "bench", "--runs", "0", NULL },
+		{ "bench", "--slots", "30000,1000", NULL },
+		{ "bench", "stray", NULL, NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (t_gmemctl(cases[i]) != 2) {
+			t_fail(__FILE__, __LINE__, "gmemctl bench %s %s: not a "
+			       "usage error: %s", cases[i][1],
+			       cases[i][2] ? cases[i][2] : "", t_out);
+			return;
+		}
+		CHECK(strstr(t_out, "gmemctl bench: "));
+	}
+}
+
+/* The plot script comes from a CSV alone; a missing file is an error. */
+static void bench_plot_script_from_csv(void)
+{
+	const char *csv[] = { "bench", "--quick", "--csv", "--only",
+			      "ready,overhead", NULL };
+	const char *missing[] = { "bench", "--plot", "/nonexistent.csv", NULL };
+	char path[] = "/tmp/gmem-bench-XXXXXX";
+	const char *plot[] = { "bench", "--plot", path, "--plot-dir", "/tmp",
+			       NULL };
+	const char *body;
+	FILE *f;
+	int fd;
+
+	CHECK(t_gmemctl(missing) == 1);
+	CHECK(t_gmemctl(csv) == 0);
+	body = strstr(t_out, "# command:");
+	fd = mkstemp(path);
+	if (!body || fd < 0) {
+		t_fail(__FILE__, __LINE__, "no CSV or no temporary file");
+		return;
+	}
+	f = fdopen(fd, "w");
+	fputs(body, f);
+	fclose(f);
+	CHECK(t_gmemctl(plot) == 0);
+	CHECK(strstr(t_out, "set terminal pngcairo"));
+	CHECK(strstr(t_out, "set output '/tmp/bench-ready.png'"));
+	CHECK(strstr(t_out, "set output '/tmp/bench-overhead.png'"));
+	unlink(path);
 }
 
 /*
@@ -182,7 +279,9 @@ static const struct t_case cases[] = {
 	T_CASE(bad_command_and_options),
 	T_CASE(demo_rejects_bad_options),
 	T_CASE(demo_fails_clearly),
-	T_CASE(bench_host_part_runs),
+	T_CASE(bench_quick_runs_and_parses),
+	T_CASE(bench_rejects_bad_options),
+	T_CASE(bench_plot_script_from_csv),
 	T_CASE(demo_private_needs_private_memory),
 	T_CASE(demo_guest_memfd),
 	T_CASE(demo_memfd),

@@ -1,356 +1,380 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmd_bench.c - "gmemctl bench": side-by-side timings in one run, so a noisy
- * machine still gives honest ratios.  Host part: ways to populate and to
- * discard on each backend.  Guest part: a guest walking memory on 4 KiB
- * and on huge-page backing, lazily and after populate.
+ * cmd_bench.c - "gmemctl bench": the options, the machine's state around
+ * the run, and the parts in order.  Each part (bench_<part>.c) measures
+ * its methods side by side in this one run, so a noisy shared machine
+ * still gives honest ratios; bench_report.c prints them.
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "gmem.h"
+#include "bench.h"
 #include "gmemctl.h"
-#include "runner.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-struct row {
-	const char *group;
-	char what[64];
-	double seconds;		/* median of the runs */
-	uint64_t exits;		/* guest rows: KVM page faults (pf_taken) */
-	uint64_t huge;		/* guest rows: 2 MiB guest mappings */
+static const char *const part_names[PART_COUNT] = {
+	[PART_READY] = "ready", [PART_FAULTS] = "faults",
+	[PART_DISCARD] = "discard", [PART_LATENCY] = "latency",
+	[PART_SCALE] = "scale", [PART_OVERHEAD] = "overhead",
 };
 
-struct bench {
-	uint64_t size;
-	bool json;
-	bool host, guest;
-	struct row rows[32];
-	int nrows;
-};
-
-#define RUNS 3
-
-static void add_row(struct bench *b, const char *group, const char *what,
-		    double s, uint64_t exits)
+static void usage(void)
 {
-	struct row *r = &b->rows[b->nrows++];
-
-	r->group = group;
-	snprintf(r->what, sizeof(r->what), "%s", what);
-	r->seconds = s;
-	r->exits = exits;
+	printf("usage: gmemctl bench [--quick] [--only PARTS] [--csv | --json]\n"
+	       "                     [--csv-file FILE]\n"
+	       "                     [--sizes LIST] [--guest-size SIZE] "
+	       "[--bulk-size SIZE]\n"
+	       "                     [--runs N] [--files N] [--slots N,N] "
+	       "[--sparse LIST]\n"
+	       "                     [--calls N] [--grow-pool]\n"
+	       "       gmemctl bench --plot FILE.csv [--plot-dir DIR]\n\n"
+	       "Measure, side by side in one run: making memory ready by "
+	       "each method\n(ready), KVM's faults on a guest's first pass "
+	       "(faults), discard\nthroughput (discard) and latency "
+	       "(latency), stats and memslots at scale\n(scale), and each "
+	       "call against its raw syscalls (overhead).  Prints a\n"
+	       "markdown report with the targets judged, or CSV or JSON.\n\n"
+	       "  --quick        tiny sizes and one run: seconds, for CI\n"
+	       "  --only PARTS   comma-separated parts (default: all)\n"
+	       "  --csv-file F   also write the CSV to F (plots and tables "
+	       "of one run)\n"
+	       "  --sizes LIST   ready part sizes (default 1G,4G)\n"
+	       "  --guest-size   guest RAM of the faults part (default 256M)\n"
+	       "  --bulk-size    file size for discard and overhead (1G)\n"
+	       "  --runs N       interleaved repetitions, medians (3)\n"
+	       "  --files N      files for gmem_stats (1000)\n"
+	       "  --slots A,B    memslot counts compared (1000,30000)\n"
+	       "  --sparse LIST  sparse file sizes for stats (64G,1T,16T)\n"
+	       "  --calls N      calls per overhead batch (500)\n"
+	       "  --grow-pool    as root, grow the 2 MiB hugetlb pool for the "
+	       "parts that\n                 need it (under the test "
+	       "harness's lock), and shrink it after\n"
+	       "  --size SIZE    one size for the ready, faults and bulk "
+	       "files\n"
+	       "  --plot FILE    print a gnuplot script drawing FILE (from "
+	       "--csv) as PNGs\n                 in --plot-dir (default .)\n"
+	       "  --csv          the report as CSV\n"
+	       "  --json         the report as JSON (schema in docs/json.md)\n"
+	       "  -h, --help     this text\n");
 }
 
-/* Rows compare to the first row of their group, measured in the same run. */
-static double group_base(const struct bench *b, const struct row *r)
+/* "a,b,c" of sizes; each a multiple of 2 MiB. */
+static int parse_sizes(const char *s, uint64_t *out, int max)
 {
-	for (int i = 0; i < b->nrows; i++)
-		if (b->rows[i].group == r->group)
-			return b->rows[i].seconds;
-	return r->seconds;
+	char buf[256], *save = NULL, *tok;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (n == max || parse_size(tok, &out[n]) < 0 || !out[n] ||
+		    out[n] % (2 * MIB))
+			return -1;
+		n++;
+	}
+	return n ? n : -1;
 }
 
-static double median3(double x[RUNS])
+static int parse_parts(const char *s, unsigned int *out)
 {
-	double lo = x[0] < x[1] ? x[0] : x[1], hi = x[0] < x[1] ? x[1] : x[0];
+	char buf[256], *save = NULL, *tok;
 
-	return x[2] < lo ? lo : x[2] > hi ? hi : x[2];
+	*out = 0;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		int p;
+
+		for (p = 0; p < PART_COUNT; p++)
+			if (!strcmp(tok, part_names[p]))
+				break;
+		if (p == PART_COUNT)
+			return -1;
+		*out |= 1U << p;
+	}
+	return *out ? 0 : -1;
 }
 
-static int make_file(enum gmem_backend backend, uint64_t size,
-		     struct gmem_vm *vm, struct gmem_file **f)
+static int count_qemu(void)
 {
-	struct gmem_file_args a = { 0 };
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
 
-	a.size = size;
-	a.backend = backend;
-	a.vm = vm;
-	return gmem_file_create(&a, f);
-}
-
-enum fill { FILL_POPULATE, FILL_MADVISE, FILL_TOUCH };
-
-/* Time one way of making all of a fresh file's memory present. */
-static double time_fill(enum gmem_backend backend, uint64_t size,
-			struct gmem_vm *vm, enum fill how, double *discard)
-{
-	struct gmem_file *f;
-	uint64_t psz;
-	uint8_t *p;
-	double t;
-	int ret = 0;
-
-	if (make_file(backend, size, vm, &f) < 0)
+	if (!d)
 		return -1;
-	p = gmem_file_host_addr(f);
-	psz = gmem_file_page_size(f);
-	t = now_seconds();
-	if (how == FILL_POPULATE)
-		ret = gmem_populate(f, 0, size);
-	else if (how == FILL_MADVISE)
-		ret = madvise(p, size, MADV_POPULATE_WRITE);
-	else
-		for (uint64_t off = 0; off < size; off += psz)
-			p[off] = 1;
-	t = now_seconds() - t;
-	if (discard) {
-		*discard = now_seconds();
-		if (gmem_discard(f, 0, size) < 0)
-			ret = -1;
-		*discard = now_seconds() - *discard;
-	}
-	gmem_file_close(f);
-	return ret < 0 ? -1 : t;
-}
+	while ((e = readdir(d))) {
+		char path[300], comm[64] = "";
+		FILE *f;
 
-static const char G_POPULATE[] = "populate", G_DISCARD[] = "discard";
-
-static void bench_host(struct bench *b, struct gmem_vm *vm)
-{
-	static const enum gmem_backend backends[] = {
-		GMEM_BACKEND_MEMFD, GMEM_BACKEND_GUEST_MEMFD,
-		GMEM_BACKEND_HUGETLB,
-	};
-	static const char *const how[] = {
-		"gmem_populate", "MADV_POPULATE_WRITE", "touch every page",
-	};
-	double t[3][RUNS], disc[RUNS];
-	char what[64];
-
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		const char *name = gmem_backend_name(backends[i]);
-		bool ok = true;
-
-		if (backends[i] == GMEM_BACKEND_GUEST_MEMFD && !vm) {
-			fprintf(stderr, "bench: no guest_memfd rows: no KVM VM "
-				"(%s)\n", gmem_last_error());
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
-		}
-		/* Interleave the methods so drift hits them alike. */
-		for (int r = 0; r < RUNS && ok; r++)
-			for (int m = FILL_POPULATE; m <= FILL_TOUCH && ok; m++) {
-				t[m][r] = time_fill(backends[i], b->size, vm, m,
-						    m == FILL_POPULATE ?
-						    &disc[r] : NULL);
-				ok = t[m][r] >= 0;
-			}
-		if (!ok) {
-			fprintf(stderr, "bench: no %s rows: %s\n", name,
-				gmem_last_error());
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
 			continue;
-		}
-		for (int m = FILL_POPULATE; m <= FILL_TOUCH; m++) {
-			snprintf(what, sizeof(what), "%s, %s", name, how[m]);
-			add_row(b, G_POPULATE, what, median3(t[m]), 0);
-		}
-		snprintf(what, sizeof(what), "%s, gmem_discard", name);
-		add_row(b, G_DISCARD, what, median3(disc), 0);
+		if (fgets(comm, sizeof(comm), f) &&
+		    !strncmp(comm, "qemu-system", 11))
+			n++;
+		fclose(f);
 	}
+	closedir(d);
+	return n;
 }
 
-/*
- * A guest writes one byte per 4 KiB over its data region.  KVM counts the
- * faults it takes on the way (pf_taken), which huge mappings make fewer.
- */
-static double guest_walk(struct guest *g, uint64_t size, uint64_t *faults)
+static double load1(void)
 {
-	uint64_t before = 0, after = 0, n;
-	double t;
+	double l[3];
 
-	guest_kvm_stat(g, "pf_taken", &before);
-	t = now_seconds();
-	if (guest_memcmd(g, MEMCMD_TOUCH, GUEST_BOOT_SIZE,
-			 size - GUEST_BOOT_SIZE, 4096, 0, &n) < 0)
-		return -1;
-	t = now_seconds() - t;
-	guest_kvm_stat(g, "pf_taken", &after);
-	*faults = after - before;
-	return t;
+	return getloadavg(l, 3) > 0 ? l[0] : -1;
 }
 
-static const char G_GUEST[] = "guest walk";
-
-static void bench_guest_on(struct bench *b, enum gmem_backend backend,
-			   bool populate)
+static void defaults(struct bench_opts *o, bool quick)
 {
-	struct guest_config cfg = { 0 };
-	struct guest g;
-	char what[64];
-	uint64_t exits;
-	double t;
-
-	cfg.backend = backend;
-	cfg.ram_size = b->size;
-	if (guest_create(&g, &cfg) < 0) {
-		fprintf(stderr, "bench: skipping guest on %s: %s\n",
-			gmem_backend_name(backend), g.error);
-		return;
-	}
-	if ((populate && gmem_populate(g.ram, 0, b->size) < 0) ||
-	    guest_memcmd_start(&g) < 0) {
-		fprintf(stderr, "bench: guest on %s: %s %s\n",
-			gmem_backend_name(backend), g.error, gmem_last_error());
-		guest_destroy(&g);
-		return;
-	}
-	t = guest_walk(&g, b->size, &exits);
-	if (t >= 0) {
-		snprintf(what, sizeof(what), "guest walk, %s, %s",
-			 gmem_backend_name(backend),
-			 populate ? "populated" : "lazy");
-		add_row(b, G_GUEST, what, t, exits);
-		guest_kvm_stat(&g, "pages_2m", &b->rows[b->nrows - 1].huge);
-	}
-	guest_memcmd_stop(&g);
-	guest_destroy(&g);
-}
-
-static void bench_guest(struct bench *b)
-{
-	static const enum gmem_backend backends[] = {
-		GMEM_BACKEND_MEMFD, GMEM_BACKEND_HUGETLB,
-		GMEM_BACKEND_GUEST_MEMFD,
-	};
-
-	for (int populate = 0; populate < 2; populate++)
-		for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]);
-		     i++)
-			bench_guest_on(b, backends[i], populate);
-}
-
-static void report(const struct bench *b)
-{
-	char sz[32];
-
-	if (b->json) {
-		printf("{\"size\": %llu, \"runs\": %d, \"rows\": [",
-		       (unsigned long long)b->size, RUNS);
-		for (int i = 0; i < b->nrows; i++) {
-			printf("%s\n {\"group\": \"%s\", \"what\": ",
-			       i ? "," : "", b->rows[i].group);
-			json_string(stdout, b->rows[i].what);
-			printf(", \"seconds\": %.6f, \"ratio\": %.3f, "
-			       "\"kvm_faults\": %llu, \"pages_2m\": %llu}",
-			       b->rows[i].seconds,
-			       b->rows[i].seconds /
-				       group_base(b, &b->rows[i]),
-			       (unsigned long long)b->rows[i].exits,
-			       (unsigned long long)b->rows[i].huge);
-		}
-		printf("]}\n");
-		return;
-	}
-	printf("gmemctl bench: %s each; host rows are medians of %d runs; "
-	       "ratio is to the\nfirst row of the group, measured in this "
-	       "run (lower is faster)\n",
-	       format_size(b->size, sz, sizeof(sz)), RUNS);
-	/* Group by group, in the order groups first appear. */
-	for (int g = 0; g < b->nrows; g++) {
-		const char *group = b->rows[g].group;
-		bool seen = false;
-
-		for (int i = 0; i < g; i++)
-			seen |= b->rows[i].group == group;
-		if (seen)
-			continue;
-		printf("\n  %-40s %10s %7s %10s %9s\n", group, "seconds",
-		       "ratio", group == G_GUEST ? "kvm faults" : "",
-		       group == G_GUEST ? "2M maps" : "");
-		for (int i = g; i < b->nrows; i++) {
-			if (b->rows[i].group != group)
-				continue;
-			printf("  %-40s %10.4f %7.2f", b->rows[i].what,
-			       b->rows[i].seconds,
-			       b->rows[i].seconds / group_base(b, &b->rows[i]));
-			if (group == G_GUEST)
-				printf(" %10llu %9llu",
-				       (unsigned long long)b->rows[i].exits,
-				       (unsigned long long)b->rows[i].huge);
-			printf("\n");
-		}
-	}
+	o->parts = (1U << PART_COUNT) - 1;
+	o->quick = quick;
+	o->runs = quick ? 1 : 3;
+	o->nsizes = quick ? 1 : 2;
+	o->sizes[0] = quick ? 16 * MIB : GIB;
+	o->sizes[1] = 4 * GIB;
+	o->guest_size = quick ? 16 * MIB : 256 * MIB;
+	o->bulk_size = quick ? 16 * MIB : GIB;
+	o->nsparse = 3;
+	o->sparse[0] = 64 * GIB;
+	o->sparse[1] = TIB;
+	o->sparse[2] = 16 * TIB;
+	o->files = quick ? 100 : 1000;
+	o->slots[0] = quick ? 100 : 1000;
+	o->slots[1] = quick ? 1000 : 30000;
+	o->calls = quick ? 20 : 500;
 }
 
 /* Every option; gmemctl complete lists them for the shell. */
 const struct option bench_options[] = {
-	{ "size", required_argument, NULL, 's' },
-	{ "host", no_argument, NULL, 'H' },
-	{ "guest", no_argument, NULL, 'G' },
+	{ "quick", no_argument, NULL, 'q' },
+	{ "only", required_argument, NULL, 'o' },
+	{ "csv", no_argument, NULL, 'c' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "csv-file", required_argument, NULL, 'F' },
+	{ "sizes", required_argument, NULL, 'S' },
+	{ "size", required_argument, NULL, 's' },
+	{ "guest-size", required_argument, NULL, 'g' },
+	{ "bulk-size", required_argument, NULL, 'B' },
+	{ "runs", required_argument, NULL, 'r' },
+	{ "files", required_argument, NULL, 'f' },
+	{ "slots", required_argument, NULL, 'l' },
+	{ "sparse", required_argument, NULL, 'p' },
+	{ "calls", required_argument, NULL, 'n' },
+	{ "grow-pool", no_argument, NULL, 'G' },
+	{ "plot", required_argument, NULL, 'P' },
+	{ "plot-dir", required_argument, NULL, 'D' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-int cmd_bench(int argc, char **argv)
+/* The options; --quick first, so other options override what it sets. */
+static int parse(int argc, char **argv, struct bench *b, const char **plot,
+		 const char **plot_dir)
 {
-	struct gmem_vm *vm = NULL;
-	struct bench *b = calloc(1, sizeof(*b));
-	int c;
+	struct bench_opts *o = &b->o;
+	uint64_t v[4];
+	unsigned int u;
+	int c, n;
 
-	if (!b)
-		return 1;
-	b->size = 256ULL << 20;
+	defaults(o, false);
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--quick"))
+			defaults(o, true);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", bench_options,
-				NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", bench_options, NULL)) != -1) {
 		switch (c) {
-		case 's':
-			if (parse_size(optarg, &b->size) < 0 ||
-			    b->size < 2 * GUEST_BOOT_SIZE ||
-			    b->size % GUEST_BOOT_SIZE) {
-				free(b);
-				return usage_error("bench", "--size wants a "
-						   "multiple of 2 MiB, at least "
-						   "4 MiB");
-			}
+		case 'q':
 			break;
-		case 'H':
-			b->host = true;
+		case 'o':
+			if (parse_parts(optarg, &o->parts) < 0)
+				return usage_error("bench", "--only takes parts "
+						   "from ready,faults,discard,"
+						   "latency,scale,overhead");
 			break;
-		case 'G':
-			b->guest = true;
+		case 'c':
+			o->format = FMT_CSV;
 			break;
 		case 'j':
-			b->json = true;
+			o->format = FMT_JSON;
+			break;
+		case 'F':
+			o->csv_file = optarg;
+			break;
+		case 'S':
+			n = parse_sizes(optarg, o->sizes, 4);
+			if (n < 0)
+				return usage_error("bench", "--sizes wants up to "
+						   "4 sizes, each a multiple of "
+						   "2 MiB");
+			o->nsizes = n;
+			break;
+		case 's':
+		case 'g':
+		case 'B':
+			if (parse_sizes(optarg, v, 1) != 1 ||
+			    (c != 'B' && v[0] < 4 * MIB))
+				return usage_error("bench", "--%s wants a "
+						   "multiple of 2 MiB, at least "
+						   "4 MiB", c == 's' ? "size" :
+						   c == 'g' ? "guest-size" :
+						   "bulk-size");
+			if (c == 's') {
+				o->sizes[0] = o->guest_size = o->bulk_size =
+					v[0];
+				o->nsizes = 1;
+			} else if (c == 'g') {
+				o->guest_size = v[0];
+			} else {
+				o->bulk_size = v[0];
+			}
+			break;
+		case 'r':
+			if (count_arg("bench", "--runs", optarg, 1, 21, &u))
+				return EXIT_USAGE;
+			o->runs = (int)u;
+			break;
+		case 'f':
+			if (count_arg("bench", "--files", optarg, 1, 100000,
+				      &o->files))
+				return EXIT_USAGE;
+			break;
+		case 'l':
+			if (sscanf(optarg, "%u,%u", &o->slots[0],
+				   &o->slots[1]) != 2 || !o->slots[0] ||
+			    o->slots[1] <= o->slots[0])
+				return usage_error("bench", "--slots wants "
+						   "SMALL,LARGE");
+			break;
+		case 'p':
+			n = parse_sizes(optarg, o->sparse, 3);
+			if (n < 0)
+				return usage_error("bench", "--sparse wants up "
+						   "to 3 sizes, multiples of "
+						   "2 MiB");
+			o->nsparse = n;
+			break;
+		case 'n':
+			if (count_arg("bench", "--calls", optarg, 1, 100000,
+				      &o->calls))
+				return EXIT_USAGE;
+			break;
+		case 'G':
+			o->grow_pool = true;
+			break;
+		case 'P':
+			*plot = optarg;
+			break;
+		case 'D':
+			*plot_dir = optarg;
 			break;
 		case 'h':
-			printf("usage: gmemctl bench [--size SIZE] [--host] "
-			       "[--guest] [--json]\n"
-			       "Time populate, discard and guest memory walks "
-			       "side by side on each backend\n(hugetlb only "
-			       "if its pool has room).  Default: both parts, "
-			       "256M.\n\n  -h, --help  this text\n");
-			free(b);
-			return 0;
+			usage();
+			return -1;
 		default:
-			free(b);
 			return unknown_option("bench");
 		}
 	}
-	if (optind < argc) {
-		free(b);
+	if (optind < argc)
 		return usage_error("bench", "unexpected argument '%s'",
 				   argv[optind]);
+	return 0;
+}
+
+static void note_machine(struct bench *b, int argc, char **argv)
+{
+	struct utsname u;
+	time_t now = time(NULL);
+	size_t n;
+
+	/* argv[0] is "bench": the command as the user typed it. */
+	n = (size_t)snprintf(b->command, sizeof(b->command), "gmemctl");
+	for (int i = 0; i < argc && n < sizeof(b->command); i++)
+		n += (size_t)snprintf(b->command + n, sizeof(b->command) - n,
+				      " %s", argv[i]);
+	strftime(b->date, sizeof(b->date), "%Y-%m-%d %H:%M %Z",
+		 localtime(&now));
+	if (uname(&u) == 0)
+		snprintf(b->kernel, sizeof(b->kernel), "%s", u.release);
+	b->cpus = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
+	b->load_start = load1();
+	b->qemu_start = count_qemu();
+	gmem_probe(&b->host);
+	if (!b->host.kvm_present)
+		snprintf(b->vm_why, sizeof(b->vm_why), "%s",
+			 b->host.kvm_error);
+	else if (gmem_vm_create(&b->vm) < 0)
+		snprintf(b->vm_why, sizeof(b->vm_why), "%s",
+			 gmem_last_error());
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	static void (*const run[PART_COUNT])(struct bench *) = {
+		[PART_READY] = bench_ready, [PART_FAULTS] = bench_faults,
+		[PART_DISCARD] = bench_discard, [PART_LATENCY] = bench_latency,
+		[PART_SCALE] = bench_scale, [PART_OVERHEAD] = bench_overhead,
+	};
+	const char *plot = NULL, *plot_dir = ".";
+	struct bench *b = calloc(1, sizeof(*b));
+	struct progress bar;
+	uint64_t nparts = 0, done = 0;
+	double start;
+	int ret, measured = 0;
+
+	if (!b)
+		return 1;
+	ret = parse(argc, argv, b, &plot, &plot_dir);
+	if (ret) {
+		free(b);
+		return ret < 0 ? 0 : ret;
 	}
-	if (!b->host && !b->guest)
-		b->host = b->guest = true;
-	if (gmem_vm_create(&vm) < 0)
-		vm = NULL;	/* guest_memfd rows are skipped, with a reason */
-	if (b->host)
-		bench_host(b, vm);
-	if (vm)
-		gmem_vm_close(vm);
-	if (b->guest)
-		bench_guest(b);
-	report(b);
-	c = b->nrows ? 0 : 1;
+	if (plot) {
+		free(b);
+		return bench_plot(plot, plot_dir);
+	}
+	note_machine(b, argc, argv);
+	for (int p = 0; p < PART_COUNT; p++)
+		nparts += !!(b->o.parts & (1U << p));
+	/* On a terminal a bar from the start; elsewhere a line a part. */
+	progress_begin(&bar, "bench", nparts);
+	bar.unit = "parts";
+	bar.after = 0;
+	start = now_seconds();
+	for (int p = 0; p < PART_COUNT; p++) {
+		if (!(b->o.parts & (1U << p)))
+			continue;
+		double t = now_seconds();
+
+		if (bar.enabled) {
+			bar.note = part_names[p];
+			progress_update(&bar, done++);
+		} else {
+			fprintf(stderr, "bench: %s...\n", part_names[p]);
+		}
+		run[p](b);
+		b->part_seconds[p] = now_seconds() - t;
+		b->part_load[p] = load1();
+	}
+	progress_end(&bar);
+	b->elapsed = now_seconds() - start;
+	b->load_end = load1();
+	b->qemu_end = count_qemu();
+	if (b->vm)
+		gmem_vm_close(b->vm);
+	bench_report(b);
+	for (int i = 0; i < b->nrows; i++)
+		measured += strcmp(b->rows[i].method, "skipped") != 0;
+	free(b->rows);
 	free(b);
-	return c;
+	return measured ? 0 : 1;
 }

@@ -487,10 +487,11 @@ static void report_json(const struct demo *d, int ret)
 	       "\"guest_fill\": %.6f, \"discard\": %.6f, \"guest_check\": "
 	       "%.6f},\n", d->t_setup, d->t_populate, d->t_fill, d->t_discard,
 	       d->t_check);
-	printf(" \"guest_fill_pages\": %llu, \"guest_fill_kvm_faults\": %lld,\n",
+	printf(" \"guest_fill_pages\": %llu, \"guest_fill_kvm_faults\": ",
 	       (unsigned long long)((o->size - GUEST_BOOT_SIZE) /
-				    GUEST_PAGE_SIZE),
-	       d->fill_faults == ~0ULL ? -1LL : (long long)d->fill_faults);
+				    GUEST_PAGE_SIZE));
+	json_number_or_null(stdout, d->fill_faults, d->fill_faults != ~0ULL);
+	printf(",\n");
 	printf(" \"populated_bytes_before\": %llu, \"populated_bytes_after\": "
 	       "%llu, \"discarded_bytes\": %llu, \"vcpu_exits\": %llu,\n",
 	       (unsigned long long)d->before.populated_bytes,
@@ -501,11 +502,11 @@ static void report_json(const struct demo *d, int ret)
 	       o->policy ? o->policy : (o->nodes ? "bind" : "default"));
 	json_string(stdout, o->nodes ? o->nodes : "");
 	printf(",\n");
-	printf(" \"resident_bytes\": %llu, \"touched_bytes\": %lld, "
-	       "\"hugepages\": %llu, \"node_bytes\": {",
-	       (unsigned long long)d->after.resident_bytes,
-	       d->after.touched_bytes == GMEM_STATS_UNKNOWN ? -1LL :
-	       (long long)d->after.touched_bytes,
+	printf(" \"resident_bytes\": %llu, \"touched_bytes\": ",
+	       (unsigned long long)d->after.resident_bytes);
+	json_number_or_null(stdout, d->after.touched_bytes,
+			    d->after.touched_bytes != GMEM_STATS_UNKNOWN);
+	printf(", \"hugepages\": %llu, \"node_bytes\": {",
 	       (unsigned long long)d->after.hugepages);
 	for (int n = 0, first = 1; n < GMEM_MAX_NUMA_NODES; n++)
 		if (d->after.node_bytes[n]) {

@@ -36,6 +36,8 @@ const char *format_size(uint64_t bytes, char *buf, size_t len);
 double now_seconds(void);
 /* Print s as a JSON string literal, quotes and escapes included. */
 void json_string(FILE *f, const char *s);
+/* v as a JSON number, or null when it is not known. */
+void json_number_or_null(FILE *f, uint64_t v, bool known);
 /* Report a usage error for cmd and return EXIT_USAGE. */
 int usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -50,6 +52,8 @@ int unknown_option(const char *cmd);
  */
 struct progress {
 	const char *what;
+	const char *unit;		/* counted in these; NULL: bytes */
+	const char *note;		/* what is under way, or NULL */
 	uint64_t total;
 	double start, after, last_draw;
 	bool enabled, drawn;

@@ -43,14 +43,22 @@ void progress_update(struct progress *p, uint64_t done)
 		return;
 	frac = done >= p->total ? 1.0 : (double)done / (double)p->total;
 	fill = (int)(frac * BAR_WIDTH);
-	fprintf(stderr, "\r%s [%.*s%*s] %3d%% %s of %s", p->what, fill,
+	fprintf(stderr, "\r%s [%.*s%*s] %3d%% ", p->what, fill,
 		"##############################", BAR_WIDTH - fill, "",
-		(int)(frac * 100), format_size(done, a, sizeof(a)),
-		format_size(p->total, b, sizeof(b)));
-	if (elapsed > 0)
-		fprintf(stderr, ", %s/s  ",
+		(int)(frac * 100));
+	if (p->unit)
+		fprintf(stderr, "%llu of %llu %s", (unsigned long long)done,
+			(unsigned long long)p->total, p->unit);
+	else
+		fprintf(stderr, "%s of %s", format_size(done, a, sizeof(a)),
+			format_size(p->total, b, sizeof(b)));
+	if (!p->unit && elapsed > 0)
+		fprintf(stderr, ", %s/s",
 			format_size((uint64_t)((double)done / elapsed), a,
 				    sizeof(a)));
+	if (p->note)
+		fprintf(stderr, ", now %s", p->note);
+	fprintf(stderr, "\033[K");	/* clear what a longer line left */
 	fflush(stderr);
 	p->drawn = true;
 	p->last_draw = now;

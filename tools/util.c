@@ -129,6 +129,14 @@ void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+void json_number_or_null(FILE *f, uint64_t v, bool known)
+{
+	if (known)
+		fprintf(f, "%llu", (unsigned long long)v);
+	else
+		fputs("null", f);
+}
+
 int usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
