@@ -320,6 +320,7 @@ static void bad_export_calls(void)
 	char *longdir;
 
 	CHECK_ERR(gmem_stats_export_start(dir, 0), EINVAL);
+	CHECK_ERR(gmem_stats_export_start(dir, 3600 * 1000 + 1), EINVAL);
 	CHECK_ERR(gmem_stats_export_stop(), ENOENT);
 	CHECK_ERR(gmem_stats_export_start("/proc/no/such/dir", 100), ENOENT);
 	/* A directory name longer than any path: refused, never truncated. */
