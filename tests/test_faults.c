@@ -37,6 +37,7 @@ static struct {
 	long kvm_create_vm;	/* KVM_CREATE_VM calls, armed or not */
 	bool numa_enosys;	/* NUMA syscalls say ENOSYS (no CONFIG_NUMA) */
 	bool cachestat_enosys;	/* cachestat() says ENOSYS (before 6.5) */
+	int fail_errno;		/* errno to inject; 0: the call's own */
 } fi;
 
 /* Should this call fail?  Counts it; names it if it does. */
@@ -96,7 +97,7 @@ int __wrap_ioctl(int fd, unsigned long req, ...)
 	ret_t __wrap_##name proto					\
 	{								\
 		if (inject(#name)) {					\
-			errno = err;					\
+			errno = fi.fail_errno ? fi.fail_errno : err;	\
 			return fail_value;				\
 		}							\
 		return __real_##name args;				\
@@ -591,6 +592,50 @@ static void no_numa_in_the_kernel(void)
 }
 
 /*
+ * A signal is no error: a piece of a populate that it interrupts (EINTR
+ * from fallocate, or from madvise on the zeroing way) is tried again in
+ * halves and the populate finishes whole; a discard is tried again as
+ * it was.  Forced here, since a real signal rarely lands inside a call.
+ */
+static void interrupted_piece_is_retried(void)
+{
+	struct gmem_file_args a = { .size = 8 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	struct gmem_populate_args pa = { .threads = 1,
+					 .flags = GMEM_POPULATE_NO_ZERO };
+	const char *calls[2] = { "fallocate", "madvise" };
+	struct gmem_file_stats st;
+	struct gmem_file *f;
+	long n;
+	int ret;
+
+	CHECK_OK(gmem_file_create(&a, &f));
+	fi.fail_errno = EINTR;
+	for (int i = 0; i < 2; i++) {
+		pa.flags = i ? 0 : GMEM_POPULATE_NO_ZERO;
+		arm_only(calls[i], 1);
+		ret = gmem_populate_with(f, 0, 8 * MIB, &pa);
+		n = fi.calls;
+		disarm();
+		CHECK_OK(ret);
+		/* The piece that was hit, then its two halves (at least). */
+		CHECK(fi.fired && n >= 3);
+		CHECK_OK(gmem_file_stats(f, &st));
+		CHECK(st.populated_bytes == 8 * MIB);
+		arm_only("fallocate", 1);
+		ret = gmem_discard(f, 0, 8 * MIB);
+		n = fi.calls;
+		disarm();
+		CHECK_OK(ret);
+		CHECK(fi.fired && n == 2);
+		CHECK_OK(gmem_file_stats(f, &st));
+		CHECK(st.populated_bytes == 0);
+	}
+	fi.fail_errno = 0;
+	CHECK_OK(gmem_file_close(f));
+}
+
+/*
  * A gmem_vm_close() that failed (KVM kept a memslot) leaves the handle
  * valid, but the VM is closing: it takes no new binding, guest_memfd
  * file, conversion, device process or IOMMU address space.
@@ -801,6 +846,7 @@ static const struct t_case cases[] = {
 	T_CASE(populate_and_discard_fail_cleanly),
 	T_CASE(no_hidden_vm_creation),
 	T_CASE(no_numa_in_the_kernel),
+	T_CASE(interrupted_piece_is_retried),
 	T_CASE(closing_vm_takes_nothing_new),
 	T_CASE(out_of_memory_in_files),
 	T_CASE(out_of_memory_in_vms),
