@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1680,6 +1681,24 @@ static void bad_arguments(void)
 	}
 	CHECK_OK(gmem_devproc_remove(d));
 	close(sv[1]);
+	/*
+	 * No descriptor left for the eventfd that wakes its thread: reported
+	 * as out of memory (the reason names the eventfd).
+	 */
+	CHECK(seqpair(sv) == 0);
+	a.sock_fd = sv[0];
+	{
+		struct rlimit rl;
+
+		CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+		if (rl.rlim_cur > 256)
+			rl.rlim_cur = 256;
+		CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+		while (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0)
+			;
+	}
+	CHECK_ERR(gmem_devproc_add(vm, &a, &d), ENOMEM);
+	CHECK(strstr(gmem_last_error(), "eventfd"));
 	CHECK_OK(gmem_vm_close(vm));
 }
 

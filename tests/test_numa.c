@@ -104,6 +104,26 @@ static void bad_policies(void)
 				       .reserved = { 1 } };
 	CHECK_ERR(gmem_numa_bind_thread(&p), EINVAL);
 	CHECK_ERR(gmem_numa_bind_thread(NULL), EINVAL);
+	/* The same rules for a policy given as a struct, to a thread or a file. */
+	{
+		struct gmem_file *f = make_memfd(4 * MIB);
+		const struct gmem_numa_policy bad[] = {
+			{ .mode = GMEM_NUMA_DEFAULT, .nodes = 1 },
+			{ .mode = GMEM_NUMA_BIND },
+			{ .mode = GMEM_NUMA_INTERLEAVE },
+			{ .mode = GMEM_NUMA_PREFERRED, .nodes = 3 },
+			{ .mode = GMEM_NUMA_BIND,
+			  .nodes = 1ULL << missing_node() },
+		};
+
+		CHECK(f);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			CHECK_ERR(gmem_numa_bind_thread(&bad[i]), EINVAL);
+			CHECK_ERR(gmem_file_set_numa_policy(f, 0, 4 * MIB,
+							    &bad[i]), EINVAL);
+		}
+		CHECK_OK(gmem_file_close(f));
+	}
 }
 
 static long get_policy(int *mode, unsigned long *mask, void *addr)

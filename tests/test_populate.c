@@ -78,6 +78,8 @@ static void bad_populate_args(void)
 	CHECK_ERR(gmem_populate_start(f, 0, 8 * MIB, NULL, &j), ERANGE);
 	CHECK_ERR(gmem_populate_start(f, 0, 4 * MIB, NULL, NULL), EINVAL);
 	CHECK_ERR(gmem_populate_start(NULL, 0, 4 * MIB, NULL, &j), EINVAL);
+	CHECK_ERR(gmem_populate_start(f, 0, 0, NULL, &j), EINVAL);
+	CHECK_ERR(gmem_populate_start(f, 1, 4096, NULL, &j), EINVAL);
 	CHECK_ERR(gmem_populate_start(f, ~0ULL << 12, 8192, NULL, &j),
 		  EOVERFLOW);
 	a = (struct gmem_populate_args){ .threads = 65 };

@@ -336,6 +336,10 @@ static void bad_two_sided_bindings(void)
 	CHECK(strstr(gmem_last_error(), "no private memory") ||
 	      strstr(gmem_last_error(), "has none"));
 	CHECK_ERR(gmem_bind(dflt, s2, &a, &b), EOPNOTSUPP);
+	/* Shared guest_memfd on this type: no INIT_SHARED, so no host view. */
+	CHECK_ERR(make(vm, GMEM_BACKEND_GUEST_MEMFD, 0, MIB, &plain_gmem),
+		  EOPNOTSUPP);
+	CHECK(strstr(gmem_last_error(), "GMEM_FILE_NO_HOST_MAP"));
 	/* A shared file as the private side. */
 	a.private_file = s2;
 	CHECK_ERR(gmem_bind(vm, s2, &a, &b), EINVAL);
