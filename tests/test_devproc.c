@@ -1405,6 +1405,25 @@ static void device_hears_why_the_table_ends(void)
 	CHECK_ERR(gmem_memtable_open(&ma, &mt), EPIPE);
 	CHECK(strstr(gmem_last_error(), "sending HELLO"));
 	close(sv[1]);
+	/* A VMM that gives up, or sends too much, before its greeting. */
+	for (int i = 0; i < 2; i++) {
+		CHECK(seqpair(sv) == 0);
+		memset(&r, 0, sizeof(r));
+		r.sock = sv[0];
+		if (i == 0) {
+			CHECK(raw_send(&r, &e, sizeof(e), NULL, 0) == 0);
+		} else {
+			hello_init(&h);
+			memcpy(big, &h, sizeof(h));
+			((struct gmem_mt_hdr *)big)->size = sizeof(big);
+			CHECK(raw_send(&r, big, sizeof(big), NULL, 0) == 0);
+		}
+		ma.sock_fd = sv[1];
+		CHECK_ERR(gmem_memtable_open(&ma, &mt),
+			  i == 0 ? ECONNABORTED : EMSGSIZE);
+		close(sv[0]);
+		close(sv[1]);
+	}
 	/* A message longer than the protocol allows. */
 	CHECK(raw_vmm_open(&r, &mt, GMEM_MT_MAJOR));
 	hello_init(&h);
