@@ -7,8 +7,10 @@
 # cross references lead to pages that exist; gmem.7 lists every page; each
 # SYNOPSIS says exactly what gmem.h declares (prototypes, structs, enums,
 # typedefs and macro values, comments and spacing aside); the tools' pages
-# name every option the tools take; and every page renders without a
-# warning, within 80 columns, with man and with groff.
+# name every option the tools take; each ERRORS section is what
+# tests/man-errors.sh makes of docs/errors.md, and every test case that
+# file names exists; and every page renders without a warning, within 80
+# columns, with man and with groff.
 # Prints PASS/FAIL/SKIP lines and the closing line
 # "N passed, N failed, N skipped"; exits 1 if anything failed.
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -349,6 +351,67 @@ check_options() { # PAGE LABEL SOURCE...
 }
 check_options gmemctl.1 gmemctl "$here"/tools/cmd_*.c
 check_options gmem-vmm.1 gmem-vmm "$here"/vmm/main.c
+
+# ---- ERRORS sections: made from docs/errors.md, whose tests exist ----
+if sh "$here/tests/man-errors.sh" --check >"$tmp/errors.out" 2>&1; then
+	ok "man_errors_generated: $(sed 's/^man-errors: //' "$tmp/errors.out")"
+else
+	bad "man_errors_generated: $(tr '\n' ' ' <"$tmp/errors.out")"
+fi
+# Every "test_x: case, case" that docs/errors.md names is a T_CASE of
+# tests/test_x.c ("prefix_*" stands for the cases that start so).
+for f in "$here"/tests/test_*.c; do
+	b=${f##*/}
+	sed -n 's/.*T_CASE(\([A-Za-z0-9_]*\)).*/\1/p' "$f" | sed "s/^/${b%.c} /"
+done >"$tmp/cases"
+awk -v errors=docs/errors.md '
+function exists(file, c,   k) {
+	if (c !~ /\*$/)
+		return (file " " c) in have
+	for (k in have)
+		if (index(k, file " " substr(c, 1, length(c) - 1)) == 1)
+			return 1
+	return 0
+}
+NR == FNR { have[$1 " " $2] = 1; next }
+/^\|/ && !/^\|[- |]+\|$/ {
+	n = split($0, cell, "|")
+	s = cell[n - 1]			# Test (file: case), or How it is tested
+	while (match(s, /test_[a-z0-9_]+/)) {
+		file = substr(s, RSTART, RLENGTH)
+		s = substr(s, RSTART + RLENGTH)
+		# Its cases: after the next ":", up to ";" or the next file.
+		seg = s
+		if (match(seg, /;|test_[a-z0-9_]+/))
+			seg = substr(seg, 1, RSTART - 1)
+		if (!index(seg, ":"))
+			continue
+		seg = substr(seg, index(seg, ":") + 1)
+		while (match(seg, /^[ ,]*[a-z0-9_]+\*?/)) {
+			c = substr(seg, RSTART, RLENGTH)
+			seg = substr(seg, RSTART + RLENGTH)
+			gsub(/[ ,]/, "", c)
+			refs++
+			if (!exists(file, c)) {
+				missing = missing " " file ":" c
+				nmiss++
+			}
+			if (seg !~ /^ *,/)
+				break
+		}
+	}
+}
+END {
+	if (nmiss)
+		print "FAIL man_errors_tests: " errors " names test cases that do not exist:" missing
+	else
+		print "PASS man_errors_tests: the " refs " test cases " errors " names are T_CASEs of their files"
+	exit nmiss != 0
+}' "$tmp/cases" "$here/docs/errors.md" >"$tmp/refs.out" || true
+case $(cat "$tmp/refs.out") in
+PASS\ *) ok "$(sed 's/^PASS //' "$tmp/refs.out")" ;;
+*) bad "$(sed 's/^FAIL //' "$tmp/refs.out")" ;;
+esac
 
 # ---- every page renders without a warning, within 80 columns ----
 # Rendered from a man1/man3/man7 tree, as installed, so .so links resolve.

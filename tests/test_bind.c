@@ -178,6 +178,7 @@ static void bad_bindings_change_nothing(void)
 	CHECK_ERR(gmem_bind(x.vm, x.f, NULL, &out), EINVAL);
 	CHECK_ERR(gmem_bind(x.vm, x.f, &a, NULL), EINVAL);
 	CHECK_ERR(gmem_unbind(NULL), EINVAL);
+	CHECK_ERR(gmem_binding_slot(NULL), EINVAL);
 
 	CHECK(out == NULL);
 	CHECK(live_bindings(x.f) == 1);
@@ -299,6 +300,27 @@ static void bad_vm_open(void)
 	close(kvm_fd);
 }
 
+/* The other VM calls refuse what they cannot use. */
+static void bad_vm_arguments(void)
+{
+	struct gmem_vm *vm = NULL, *vm2 = NULL;
+	struct gmem_vm_caps c;
+
+	CHECK_ERR(gmem_vm_create(NULL), EINVAL);
+	CHECK_ERR(gmem_vm_create_type(GMEM_VM_TYPE_DEFAULT, NULL), EINVAL);
+	CHECK_ERR(gmem_vm_create_type(GMEM_VM_TYPE_COUNT, &vm2), EINVAL);
+	CHECK(strstr(gmem_last_error(), "unknown VM type"));
+	CHECK_ERR(gmem_probe_vm_type(GMEM_VM_TYPE_COUNT, &c), EINVAL);
+	CHECK_ERR(gmem_probe_vm_type(GMEM_VM_TYPE_DEFAULT, NULL), EINVAL);
+	CHECK_ERR(gmem_vm_get_caps(NULL, &c), EINVAL);
+	CHECK_ERR(gmem_vm_fd(NULL), EINVAL);
+	CHECK(vm2 == NULL);
+	T_SKIP_UNLESS(t_need_kvm());
+	CHECK_OK(gmem_vm_create(&vm));
+	CHECK_ERR(gmem_vm_get_caps(vm, NULL), EINVAL);
+	CHECK_OK(gmem_vm_close(vm));
+}
+
 /*
  * A jailed VMM has no /proc: the library tells a VM fd by asking KVM.
  * The child hides /proc behind an empty tmpfs in a mount namespace of its
@@ -355,6 +377,7 @@ static const struct t_case cases[] = {
 	T_CASE(guest_memfd_binds_only_to_its_vm),
 	T_CASE(borrowed_vm_leaves_callers_slots_alone),
 	T_CASE(bad_vm_open),
+	T_CASE(bad_vm_arguments),
 	T_CASE(vm_open_without_proc),
 };
 T_MAIN(cases)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1334,6 +1335,140 @@ static void device_rejects_bad_vmm_messages(void)
 	}
 }
 
+/* ---- why a device's table ends ---- */
+
+/* A MAP of one 1 MiB memfd at guest 16 MiB, entry 1, from the raw VMM. */
+static bool raw_map_one(struct raw *r)
+{
+	uint64_t buf[GMEM_MT_MAX_MSG / 8] = { 0 };
+	int fd, other;
+	size_t len;
+	bool ok;
+
+	map_one(buf, &len, 0, MIB, 16 * MIB, GMEM_MT_READ | GMEM_MT_WRITE);
+	((struct gmem_mt_map *)buf)->e[0].id = 1;
+	fd = make_fd(0, &other);
+	if (fd < 0)
+		return false;
+	ok = raw_send(r, buf, len, &fd, 1) == 0;
+	close(fd);
+	return ok;
+}
+
+static bool raw_invalidate(struct raw *r)
+{
+	struct gmem_mt_range m = { .id = 1, .length = 4096 };
+
+	gmem_mt_hdr_init(&m.h, GMEM_MT_INVALIDATE, sizeof(m), 0);
+	return raw_send(r, &m, sizeof(m), NULL, 0) == 0;
+}
+
+/*
+ * The device's end learns why its table is over, each reason with its own
+ * error, and every later call returns the same: the VMM gave up on it
+ * (with its reason), went away (before or after its last message), sent
+ * more than a message may hold, or stopped reading what the device sends.
+ */
+static void device_hears_why_the_table_ends(void)
+{
+	struct gmem_memtable_args ma = { .name = "victim", .timeout_ms = 50 };
+	uint64_t big[6000 / 8] = { 0 };
+	struct gmem_mt_error e = { 0 };
+	struct gmem_mt_hello h;
+	struct gmem_memtable *mt;
+	int fds0 = t_count_fds(), sv[2], ret = 0;
+	struct raw r;
+
+	/* The VMM gives up, saying why. */
+	CHECK(raw_vmm_open(&r, &mt, GMEM_MT_MAJOR));
+	gmem_mt_hdr_init(&e.h, GMEM_MT_ERROR, sizeof(e), 0);
+	e.code = EIO;
+	strcpy(e.reason, "out of patience");
+	CHECK(raw_send(&r, &e, sizeof(e), NULL, 0) == 0);
+	CHECK_ERR(gmem_memtable_process(mt, BOUND_MS, NULL), ECONNABORTED);
+	CHECK(strstr(gmem_last_error(), "out of patience"));
+	CHECK_ERR(gmem_memtable_process(mt, 0, NULL), ECONNABORTED);
+	CHECK_OK(gmem_memtable_close(mt));
+	close(r.sock);
+	/* The VMM goes away. */
+	CHECK(raw_vmm_open(&r, &mt, GMEM_MT_MAJOR));
+	close(r.sock);
+	CHECK_ERR(gmem_memtable_process(mt, BOUND_MS, NULL), ECONNRESET);
+	CHECK_OK(gmem_memtable_close(mt));
+	/* ...right after a message the device must acknowledge. */
+	CHECK(raw_vmm_open(&r, &mt, GMEM_MT_MAJOR));
+	/* (Its greeting read first: unread data would make it a reset.) */
+	CHECK(raw_recv(&r) == GMEM_MT_HELLO);
+	CHECK(raw_map_one(&r) && raw_invalidate(&r));
+	close(r.sock);
+	CHECK_ERR(gmem_memtable_process(mt, BOUND_MS, NULL), EPIPE);
+	CHECK(strstr(gmem_last_error(), "sending ACK"));
+	CHECK_OK(gmem_memtable_close(mt));
+	/* ...or before the device's greeting could go out. */
+	CHECK(seqpair(sv) == 0);
+	close(sv[0]);
+	ma.sock_fd = sv[1];
+	CHECK_ERR(gmem_memtable_open(&ma, &mt), EPIPE);
+	CHECK(strstr(gmem_last_error(), "sending HELLO"));
+	close(sv[1]);
+	/* A VMM that gives up, or sends too much, before its greeting. */
+	for (int i = 0; i < 2; i++) {
+		CHECK(seqpair(sv) == 0);
+		memset(&r, 0, sizeof(r));
+		r.sock = sv[0];
+		if (i == 0) {
+			CHECK(raw_send(&r, &e, sizeof(e), NULL, 0) == 0);
+		} else {
+			hello_init(&h);
+			memcpy(big, &h, sizeof(h));
+			((struct gmem_mt_hdr *)big)->size = sizeof(big);
+			CHECK(raw_send(&r, big, sizeof(big), NULL, 0) == 0);
+		}
+		ma.sock_fd = sv[1];
+		CHECK_ERR(gmem_memtable_open(&ma, &mt),
+			  i == 0 ? ECONNABORTED : EMSGSIZE);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	/* A message longer than the protocol allows. */
+	CHECK(raw_vmm_open(&r, &mt, GMEM_MT_MAJOR));
+	hello_init(&h);
+	memcpy(big, &h, sizeof(h));
+	((struct gmem_mt_hdr *)big)->size = sizeof(big);
+	CHECK(raw_send(&r, big, sizeof(big), NULL, 0) == 0);
+	CHECK_ERR(gmem_memtable_process(mt, BOUND_MS, NULL), EMSGSIZE);
+	CHECK(strstr(gmem_last_error(), "longer than"));
+	CHECK_OK(gmem_memtable_close(mt));
+	close(r.sock);
+	/*
+	 * A VMM that stops reading: acknowledgements pile up on its end
+	 * until one cannot be sent within the device's timeout.
+	 */
+	CHECK(seqpair(sv) == 0);
+	memset(&r, 0, sizeof(r));
+	r.sock = sv[0];
+	hello_init(&h);
+	CHECK(raw_send(&r, &h, sizeof(h), NULL, 0) == 0);
+	ma.sock_fd = sv[1];
+	CHECK_OK(gmem_memtable_open(&ma, &mt));
+	CHECK(raw_map_one(&r));
+	CHECK(gmem_memtable_process(mt, BOUND_MS, NULL) == 1);
+	/* Bad requests of a translation are refused, the table unharmed. */
+	CHECK(!gmem_memtable_translate(mt, 16 * MIB, 0, GMEM_MEMTABLE_READ));
+	CHECK(!gmem_memtable_translate(mt, 16 * MIB, 8, 0));
+	CHECK(!gmem_memtable_translate(mt, 16 * MIB, 8, 1U << 5));
+	CHECK(gmem_memtable_translate(mt, 16 * MIB, 8, GMEM_MEMTABLE_READ));
+	for (int i = 0; i < 5000 && ret >= 0; i++) {
+		CHECK(raw_invalidate(&r));
+		ret = gmem_memtable_process(mt, BOUND_MS, NULL);
+	}
+	CHECK(ret == -ETIMEDOUT && strstr(gmem_last_error(), "sending ACK"));
+	CHECK_ERR(gmem_memtable_process(mt, 0, NULL), ETIMEDOUT);
+	CHECK_OK(gmem_memtable_close(mt));
+	close(r.sock);
+	CHECK(t_count_fds() == fds0);
+}
+
 /* ---- read-only devices ---- */
 
 static void read_only_device(void)
@@ -1507,6 +1642,15 @@ static void bad_arguments(void)
 	CHECK_OK(gmem_vm_create(&vm));
 	CHECK_ERR(gmem_devproc_add(NULL, &a, &d), EINVAL);
 	CHECK_ERR(gmem_devproc_add(vm, &a, &d), EBADF);
+	CHECK_ERR(gmem_memtable_open(&ma, &mt), EBADF);
+	/* Open, but not a socket. */
+	CHECK(pipe(sv) == 0);
+	a.sock_fd = sv[0];
+	CHECK_ERR(gmem_devproc_add(vm, &a, &d), ENOTSOCK);
+	ma.sock_fd = sv[0];
+	CHECK_ERR(gmem_memtable_open(&ma, &mt), ENOTSOCK);
+	close(sv[0]);
+	close(sv[1]);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
 	a.sock_fd = sv[0];
 	CHECK_ERR(gmem_devproc_add(vm, &a, &d), EPROTOTYPE);
@@ -1525,8 +1669,15 @@ static void bad_arguments(void)
 	ma.sock_fd = sv[1];
 	ma.flags = 1;
 	CHECK_ERR(gmem_memtable_open(&ma, &mt), EINVAL);
-	/* No VMM answers: the handshake gives up after its timeout. */
 	ma.flags = 0;
+	ma.reserved[2] = 1;
+	CHECK_ERR(gmem_memtable_open(&ma, &mt), EINVAL);
+	ma.reserved[2] = 0;
+	CHECK_ERR(gmem_memtable_open(NULL, &mt), EINVAL);
+	CHECK_ERR(gmem_memtable_open(&ma, NULL), EINVAL);
+	CHECK_ERR(gmem_devproc_add(vm, NULL, &d), EINVAL);
+	CHECK_ERR(gmem_devproc_add(vm, &a, NULL), EINVAL);
+	/* No VMM answers: the handshake gives up after its timeout. */
 	ma.timeout_ms = 50;
 	CHECK_ERR(gmem_memtable_open(&ma, &mt), ETIMEDOUT);
 	CHECK_ERR(gmem_devproc_notify(NULL, 0), EINVAL);
@@ -1534,6 +1685,10 @@ static void bad_arguments(void)
 	CHECK(gmem_memtable_translate(NULL, 0, 8, GMEM_MEMTABLE_READ) == NULL);
 	CHECK(errno == EINVAL);
 	CHECK_ERR(gmem_memtable_process(NULL, 0, NULL), EINVAL);
+	CHECK_ERR(gmem_memtable_fd(NULL), EINVAL);
+	CHECK_ERR(gmem_memtable_info(NULL, NULL), EINVAL);
+	CHECK_ERR(gmem_memtable_close(NULL), EINVAL);
+	CHECK_ERR(gmem_devproc_state(NULL, 0, NULL), EINVAL);
 	/* No device answers: it fails after its timeout, and says so. */
 	close(sv[0]);
 	close(sv[1]);
@@ -1542,6 +1697,7 @@ static void bad_arguments(void)
 	a.timeout_ms = 50;
 	CHECK_OK(gmem_devproc_add(vm, &a, &d));
 	CHECK_ERR(gmem_devproc_notify(d, 64), EINVAL);
+	CHECK_ERR(gmem_devproc_state(d, 0, NULL), EINVAL);
 	{
 		struct gmem_devproc_info info;
 
@@ -1552,6 +1708,24 @@ static void bad_arguments(void)
 	}
 	CHECK_OK(gmem_devproc_remove(d));
 	close(sv[1]);
+	/*
+	 * No descriptor left for the eventfd that wakes its thread: reported
+	 * as out of memory (the reason names the eventfd).
+	 */
+	CHECK(seqpair(sv) == 0);
+	a.sock_fd = sv[0];
+	{
+		struct rlimit rl;
+
+		CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+		if (rl.rlim_cur > 256)
+			rl.rlim_cur = 256;
+		CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+		while (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0)
+			;
+	}
+	CHECK_ERR(gmem_devproc_add(vm, &a, &d), ENOMEM);
+	CHECK(strstr(gmem_last_error(), "eventfd"));
 	CHECK_OK(gmem_vm_close(vm));
 }
 
@@ -1567,6 +1741,7 @@ static const struct t_case cases[] = {
 	T_CASE(device_dies_mid_protocol),
 	T_CASE(vmm_rejects_bad_device_messages),
 	T_CASE(device_rejects_bad_vmm_messages),
+	T_CASE(device_hears_why_the_table_ends),
 	T_CASE(read_only_device),
 	T_CASE(read_only_device_withheld_guest_memfd),
 	T_CASE(conversion_to_private_waits_for_the_device),

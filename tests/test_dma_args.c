@@ -84,6 +84,7 @@ static void bad_fds_are_refused(void)
 	CHECK_OK(gmem_vm_create(&vm));
 	fds0 = t_count_fds();
 	CHECK_ERR(gmem_dma_open_vfio(vm, 0, NULL), EINVAL);
+	CHECK_ERR(gmem_dma_open_iommufd(vm, 0, 1, NULL), EINVAL);
 	REFUSED(vm, -1, EBADF);
 	closed = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	CHECK(closed >= 0 && close(closed) == 0);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ static struct {
 	long kvm_create_vm;	/* KVM_CREATE_VM calls, armed or not */
 	bool numa_enosys;	/* NUMA syscalls say ENOSYS (no CONFIG_NUMA) */
 	bool cachestat_enosys;	/* cachestat() says ENOSYS (before 6.5) */
+	int fail_errno;		/* errno to inject; 0: the call's own */
 } fi;
 
 /* Should this call fail?  Counts it; names it if it does. */
@@ -95,7 +97,7 @@ int __wrap_ioctl(int fd, unsigned long req, ...)
 	ret_t __wrap_##name proto					\
 	{								\
 		if (inject(#name)) {					\
-			errno = err;					\
+			errno = fi.fail_errno ? fi.fail_errno : err;	\
 			return fail_value;				\
 		}							\
 		return __real_##name args;				\
@@ -582,6 +584,256 @@ static void no_numa_in_the_kernel(void)
 	CHECK_OK(gmem_file_set_numa_policy(f, 0, 4 * MIB, &dflt));
 	CHECK_OK(gmem_populate(f, 0, 4 * MIB));
 	CHECK_OK(gmem_file_close(f));
+	/* Parsing and a thread's policy say the same. */
+	CHECK_ERR(gmem_numa_policy_parse("bind", "0", &p), EOPNOTSUPP);
+	CHECK(strstr(gmem_last_error(), "CONFIG_NUMA"));
+	CHECK_ERR(gmem_numa_bind_thread(&p), EOPNOTSUPP);
+	CHECK_OK(gmem_numa_policy_parse("default", NULL, &p));
+}
+
+/*
+ * A signal is no error: a piece of a populate that it interrupts (EINTR
+ * from fallocate, or from madvise on the zeroing way) is tried again in
+ * halves and the populate finishes whole; a discard is tried again as
+ * it was.  Forced here, since a real signal rarely lands inside a call.
+ */
+static void interrupted_piece_is_retried(void)
+{
+	struct gmem_file_args a = { .size = 8 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	struct gmem_populate_args pa = { .threads = 1,
+					 .flags = GMEM_POPULATE_NO_ZERO };
+	const char *calls[2] = { "fallocate", "madvise" };
+	struct gmem_file_stats st;
+	struct gmem_file *f;
+	long n;
+	int ret;
+
+	CHECK_OK(gmem_file_create(&a, &f));
+	fi.fail_errno = EINTR;
+	for (int i = 0; i < 2; i++) {
+		pa.flags = i ? 0 : GMEM_POPULATE_NO_ZERO;
+		arm_only(calls[i], 1);
+		ret = gmem_populate_with(f, 0, 8 * MIB, &pa);
+		n = fi.calls;
+		disarm();
+		CHECK_OK(ret);
+		/* The piece that was hit, then its two halves (at least). */
+		CHECK(fi.fired && n >= 3);
+		CHECK_OK(gmem_file_stats(f, &st));
+		CHECK(st.populated_bytes == 8 * MIB);
+		arm_only("fallocate", 1);
+		ret = gmem_discard(f, 0, 8 * MIB);
+		n = fi.calls;
+		disarm();
+		CHECK_OK(ret);
+		CHECK(fi.fired && n == 2);
+		CHECK_OK(gmem_file_stats(f, &st));
+		CHECK(st.populated_bytes == 0);
+	}
+	fi.fail_errno = 0;
+	CHECK_OK(gmem_file_close(f));
+}
+
+/*
+ * A gmem_vm_close() that failed (KVM kept a memslot) leaves the handle
+ * valid, but the VM is closing: it takes no new binding, guest_memfd
+ * file, conversion, device process or IOMMU address space.
+ */
+static void closing_vm_takes_nothing_new(void)
+{
+	struct gmem_file_args a = { .size = 4 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	struct gmem_bind_args ba = { .length = 4 * MIB, .gpa = 1ULL << 30,
+				     .slot = GMEM_SLOT_ANY };
+	struct gmem_devproc_args da = { 0 };
+	struct gmem_binding *b2 = NULL;
+	struct gmem_devproc *d = NULL;
+	struct gmem_dma *dma = NULL;
+	struct gmem_file *g = NULL;
+	struct bind_op o = { 0 };
+	int sv[2];
+
+	T_SKIP_UNLESS(t_need_kvm());
+	CHECK_OK(gmem_vm_create(&o.vm));
+	CHECK_OK(gmem_file_create(&a, &o.f));
+	CHECK_OK(do_bind(&o));
+	arm_only("KVM_SET_USER_MEMORY_REGION2", 1);
+	CHECK_ERR(gmem_vm_close(o.vm), EIO);
+	disarm();
+	CHECK_ERR(gmem_bind(o.vm, o.f, &ba, &b2), ESHUTDOWN);
+	a.backend = GMEM_BACKEND_GUEST_MEMFD;
+	a.vm = o.vm;
+	CHECK_ERR(gmem_file_create(&a, &g), ESHUTDOWN);
+	CHECK_ERR(gmem_convert(o.vm, 0, 4096, GMEM_MEMORY_SHARED, 0),
+		  ESHUTDOWN);
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	da.sock_fd = sv[0];
+	CHECK_ERR(gmem_devproc_add(o.vm, &da, &d), ESHUTDOWN);
+	/* Any open fd will do: the VM is refused before the fd is asked. */
+	CHECK_ERR(gmem_dma_open_vfio(o.vm, sv[0], &dma), ESHUTDOWN);
+	CHECK_ERR(gmem_dma_open_iommufd(o.vm, sv[0], 1, &dma), ESHUTDOWN);
+	close(sv[0]);
+	close(sv[1]);
+	CHECK(!b2 && !g && !d && !dma);
+	/* The binding KVM kept is still there; closing again ends it. */
+	CHECK(gmem_binding_slot(o.b) == 3);
+	CHECK_OK(gmem_vm_close(o.vm));
+	CHECK_OK(gmem_unbind(o.b));
+	CHECK_OK(gmem_file_close(o.f));
+}
+
+/*
+ * Out of memory in the calls the cases above do not reach: each fails
+ * with ENOMEM and a reason, and leaves no fd, job or figure behind.
+ */
+static void out_of_memory_in_files(void)
+{
+	struct gmem_file_args a = { .size = 4 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	struct gmem_populate_args pa = { .threads = 1 };
+	struct gmem_memtable_args ma = { .timeout_ms = 50 };
+	struct gmem_numa_policy dflt = { 0 };
+	struct gmem_import_args ia = { 0 };
+	struct gmem_populate_job *j = NULL;
+	struct gmem_memtable *mt = NULL;
+	struct gmem_file *f, *g = NULL;
+	struct gmem_file_stats fst;
+	struct gmem_stats st;
+	int fds, sv[2];
+
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	fds = t_count_fds();
+	ia.fd = gmem_file_fd(f);
+	arm_only("calloc", 1);
+	CHECK_ERR(gmem_file_import(&ia, &g), ENOMEM);
+	arm_only("calloc", 1);
+	CHECK_ERR(gmem_populate_start(f, 0, 4 * MIB, NULL, &j), ENOMEM);
+	arm_only("calloc", 1);
+	CHECK_ERR(gmem_file_set_numa_policy(f, 0, 4 * MIB, &dflt), ENOMEM);
+	arm_only("calloc", 1);
+	CHECK_ERR(gmem_stats(&st), ENOMEM);
+	ma.sock_fd = sv[1];
+	arm_only("calloc", 1);
+	CHECK_ERR(gmem_memtable_open(&ma, &mt), ENOMEM);
+	/* A new file's books grow on its first populate or discard. */
+	arm_only("realloc", 1);
+	CHECK_ERR(gmem_populate_with(f, 0, 4 * MIB, &pa), ENOMEM);
+	CHECK(strstr(gmem_last_error(), "out of memory"));
+	arm_only("realloc", 1);
+	CHECK_ERR(gmem_discard(f, 0, 4 * MIB), ENOMEM);
+	disarm();
+	CHECK(!g && !j && !mt && t_count_fds() == fds);
+	CHECK_OK(gmem_file_stats(f, &fst));
+	CHECK(fst.populated_bytes == 0 && fst.populate_calls == 1 &&
+	      fst.discard_calls == 0);
+	close(sv[0]);
+	close(sv[1]);
+	CHECK_OK(gmem_file_close(f));
+}
+
+static void out_of_memory_in_vms(void)
+{
+	struct gmem_devproc_args da = { .timeout_ms = 50 };
+	struct gmem_vm *vm, *vm2 = NULL;
+	struct gmem_devproc *d = NULL;
+	struct gmem_file_stats st;
+	int fds, sv[2];
+
+	T_SKIP_UNLESS(t_need_kvm());
+	CHECK_OK(gmem_vm_create(&vm));
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	fds = t_count_fds();
+	arm_only("calloc", 1);
+	CHECK_ERR(gmem_vm_create(&vm2), ENOMEM);
+	arm_only("calloc", 1);
+	CHECK_ERR(gmem_vm_open(gmem_vm_fd(vm), 0, 1, &vm2), ENOMEM);
+	arm_only("calloc", 1);
+	CHECK_ERR(gmem_vm_stats(vm, &st), ENOMEM);
+	da.sock_fd = sv[0];
+	arm_only("calloc", 1);
+	CHECK_ERR(gmem_devproc_add(vm, &da, &d), ENOMEM);
+	disarm();
+	CHECK(!vm2 && !d && t_count_fds() == fds);
+	close(sv[0]);
+	close(sv[1]);
+	CHECK_OK(gmem_vm_close(vm));
+}
+
+/*
+ * A kernel call that fails in the calls the cases above do not reach:
+ * the call fails with the kernel's error and a reason that names it.
+ */
+static void kernel_refusals_in_files(void)
+{
+	struct gmem_file_args a = { .size = 4 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	uint64_t nodes[GMEM_MAX_NUMA_NODES] = { 0 };
+	struct gmem_numa_policy dflt = { 0 };
+	struct gmem_import_args ia = { 0 };
+	struct gmem_file *f, *g = NULL;
+	int64_t found;
+	int ret, fds;
+
+	CHECK_OK(gmem_file_create(&a, &f));
+	fds = t_count_fds();
+	/* mbind runs only where the kernel has NUMA. */
+	arm_only("mbind", 1);
+	ret = gmem_file_set_numa_policy(f, 0, 4 * MIB, &dflt);
+	disarm();
+	if (fi.fired)
+		CHECK(ret == -EIO && strstr(gmem_last_error(), "mbind"));
+	else
+		CHECK_OK(ret);
+	arm_only("set_mempolicy", 1);
+	CHECK_ERR(gmem_numa_bind_thread(&dflt), EIO);
+	CHECK(strstr(gmem_last_error(), "set_mempolicy"));
+	/* move_pages goes by syscall(), as the interposer names it. */
+	arm_only("syscall", 1);
+	found = gmem_file_query_nodes(f, 0, 4 * MIB, nodes);
+	disarm();
+	CHECK(found == -EIO && strstr(gmem_last_error(), "move_pages"));
+	ia.fd = gmem_file_fd(f);
+	arm_only("fcntl", 1);
+	CHECK_ERR(gmem_file_import(&ia, &g), EIO);
+	disarm();
+	CHECK(strstr(gmem_last_error(), "duplicating"));
+	CHECK(!g && t_count_fds() == fds);
+	CHECK_OK(gmem_file_close(f));
+}
+
+static void kernel_refusals_in_vms(void)
+{
+	struct gmem_vm_caps caps;
+	struct gmem_vm *vm, *vm2 = NULL;
+	int ret;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	arm_only("KVM_CREATE_VM", 1);
+	CHECK_ERR(gmem_vm_create(&vm2), EIO);
+	CHECK(strstr(gmem_last_error(), "KVM_CREATE_VM"));
+	/* The probe's one exception: the error, and no reason. */
+	arm_only("KVM_CREATE_VM", 1);
+	ret = gmem_probe_vm_type(GMEM_VM_TYPE_DEFAULT, &caps);
+	disarm();
+	CHECK(ret == -EIO && gmem_last_error()[0] == '\0');
+	CHECK(!vm2);
+	CHECK_OK(gmem_vm_create(&vm));
+	arm_only("KVM_CAP", 1);
+	CHECK_ERR(gmem_prefault(vm, -1, 0, 4096), EIO);
+	CHECK(strstr(gmem_last_error(), "KVM_CHECK_EXTENSION"));
+	arm_only("KVM_CAP", 1);
+	CHECK_ERR(gmem_vm_enable_conversion_exits(vm), EIO);
+	disarm();
+	/* KVM_ENABLE_CAP, where this KVM passes the hypercall on at all. */
+	arm_only("ioctl", 1);
+	ret = gmem_vm_enable_conversion_exits(vm);
+	disarm();
+	if (ret != -EOPNOTSUPP)
+		CHECK(ret == -EIO && strstr(gmem_last_error(),
+					    "KVM_ENABLE_CAP"));
+	CHECK_OK(gmem_vm_close(vm));
 }
 
 static const struct t_case cases[] = {
@@ -594,5 +846,11 @@ static const struct t_case cases[] = {
 	T_CASE(populate_and_discard_fail_cleanly),
 	T_CASE(no_hidden_vm_creation),
 	T_CASE(no_numa_in_the_kernel),
+	T_CASE(interrupted_piece_is_retried),
+	T_CASE(closing_vm_takes_nothing_new),
+	T_CASE(out_of_memory_in_files),
+	T_CASE(out_of_memory_in_vms),
+	T_CASE(kernel_refusals_in_files),
+	T_CASE(kernel_refusals_in_vms),
 };
 T_MAIN(cases)

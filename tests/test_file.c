@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,6 +85,20 @@ static void auto_without_vm_is_memfd(void)
 	CHECK_OK(gmem_file_close(f));
 }
 
+/* AUTO with what no backend takes: ENODEV, quoting the last refusal. */
+static void auto_finds_no_backend(void)
+{
+	struct gmem_file_args a = memfd_args(4096);
+	struct gmem_file *f = NULL;
+
+	a.backend = GMEM_BACKEND_AUTO;
+	a.flags = GMEM_FILE_NO_HOST_MAP;	/* guest_memfd only, no VM */
+	CHECK_ERR(gmem_file_create(&a, &f), ENODEV);
+	CHECK(strstr(gmem_last_error(), "no backend is usable"));
+	CHECK(strstr(gmem_last_error(), "only for guest_memfd"));
+	CHECK(f == NULL);
+}
+
 static void bad_size_zero(void)
 {
 	struct gmem_file_args a = memfd_args(0);
@@ -146,6 +161,7 @@ static void bad_flags(void)
 static void bad_null_arguments(void)
 {
 	struct gmem_file_args a = memfd_args(4096);
+	struct gmem_import_args ia = { .fd = -1 };
 	struct gmem_file *f = NULL;
 
 	CHECK_ERR(gmem_file_create(NULL, &f), EINVAL);
@@ -155,6 +171,11 @@ static void bad_null_arguments(void)
 	CHECK(gmem_file_host_addr(NULL) == NULL);
 	CHECK(gmem_file_size(NULL) == 0);
 	CHECK_ERR(gmem_file_fd(NULL), EINVAL);
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK_ERR(gmem_file_stats(f, NULL), EINVAL);
+	CHECK_ERR(gmem_file_host_map(f, NULL), EINVAL);
+	CHECK_OK(gmem_file_close(f));
+	CHECK_ERR(gmem_file_import(&ia, NULL), EINVAL);
 }
 
 static void bad_memfd_without_host_map(void)
@@ -236,6 +257,7 @@ static void backend_names_roundtrip(void)
 	CHECK_ERR(gmem_backend_parse("tmpfs", &b), EINVAL);
 	CHECK(strstr(gmem_last_error(), "unknown backend"));
 	CHECK_ERR(gmem_backend_parse(NULL, &b), EINVAL);
+	CHECK_ERR(gmem_backend_parse("memfd", NULL), EINVAL);
 	CHECK(strcmp(gmem_backend_name(GMEM_BACKEND_COUNT), "unknown") == 0);
 }
 
@@ -492,6 +514,78 @@ static void import_guest_memfd(void)
 	CHECK_OK(gmem_vm_close(vm));
 }
 
+/*
+ * guest_memfds that cannot be imported as asked: private memory for a VM
+ * that has none, and shared use of one made without GUEST_MEMFD_FLAG_MMAP
+ * (mmap's own error, with a hint for private memory).
+ */
+static void bad_guest_memfd_imports(void)
+{
+	struct gmem_import_args a = { 0 };
+	struct {
+		uint64_t size, flags, reserved[6];
+	} req = { 2 << 20, 0 };
+	struct gmem_file *f = NULL;
+	struct gmem_vm_caps caps;
+	struct gmem_vm *vm;
+	int fd, fds;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	CHECK_OK(gmem_vm_create(&vm));
+	CHECK_OK(gmem_vm_get_caps(vm, &caps));
+	if (!caps.guest_memfd) {
+		CHECK_OK(gmem_vm_close(vm));
+		t_skip("needs KVM_CAP_GUEST_MEMFD (Linux 6.8+)");
+		return;
+	}
+	fd = ioctl(gmem_vm_fd(vm), _IOWR(KVMIO, 0xd4, req), &req);
+	CHECK(fd >= 0);
+	fds = t_count_fds();
+	a.fd = fd;
+	a.vm = vm;
+	a.flags = GMEM_FILE_PRIVATE;
+	CHECK_ERR(gmem_file_import(&a, &f), EOPNOTSUPP);
+	CHECK(strstr(gmem_last_error(), "no private memory"));
+	a.flags = 0;
+	CHECK_ERR(gmem_file_import(&a, &f), ENODEV);
+	CHECK(strstr(gmem_last_error(), "GMEM_FILE_PRIVATE"));
+	CHECK(f == NULL && t_count_fds() == fds);
+	close(fd);
+	CHECK_OK(gmem_vm_close(vm));
+}
+
+/*
+ * With no descriptor left, the calls that need one fail with EMFILE and
+ * say which call it was.  (Each case runs in a process of its own, so the
+ * limit goes with it.)
+ */
+static void no_descriptor_left(void)
+{
+	struct gmem_file_args a = memfd_args(1 << 20);
+	struct gmem_import_args ia = { 0 };
+	struct gmem_populate_job *j = NULL;
+	struct gmem_file *f, *g = NULL;
+	struct rlimit rl;
+
+	CHECK_OK(gmem_file_create(&a, &f));
+	ia.fd = gmem_file_fd(f);
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	if (rl.rlim_cur > 256)
+		rl.rlim_cur = 256;
+	CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	while (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0)
+		;
+	CHECK(errno == EMFILE);
+	CHECK_ERR(gmem_file_create(&a, &g), EMFILE);
+	CHECK(strstr(gmem_last_error(), "memfd_create"));
+	CHECK_ERR(gmem_file_import(&ia, &g), EMFILE);
+	CHECK(strstr(gmem_last_error(), "duplicating"));
+	CHECK_ERR(gmem_populate_start(f, 0, 1 << 20, NULL, &j), EMFILE);
+	CHECK(strstr(gmem_last_error(), "eventfd"));
+	CHECK(!g && !j);
+	CHECK_OK(gmem_file_close(f));
+}
+
 /* Where there is no host mapping, the library says why. */
 static void host_map_says_why(void)
 {
@@ -522,6 +616,7 @@ static const struct t_case cases[] = {
 	T_CASE(memfd_needs_no_vm),
 	T_CASE(memfd_size_is_sealed),
 	T_CASE(auto_without_vm_is_memfd),
+	T_CASE(auto_finds_no_backend),
 	T_CASE(bad_size_zero),
 	T_CASE(bad_size_unaligned),
 	T_CASE(bad_size_too_large),
@@ -542,6 +637,8 @@ static const struct t_case cases[] = {
 	T_CASE(import_takes_the_fd_when_asked),
 	T_CASE(bad_imports),
 	T_CASE(import_guest_memfd),
+	T_CASE(bad_guest_memfd_imports),
+	T_CASE(no_descriptor_left),
 	T_CASE(host_map_says_why),
 };
 T_MAIN(cases)

@@ -288,6 +288,13 @@ static void import_hugetlb_fd(void)
 	CHECK_OK(gmem_file_close(f));
 	CHECK_ERR(gmem_file_import(&a, &f), EINVAL);	/* not whole pages */
 	close(a.fd);
+	/* A window the pool cannot back is refused at import, as at create. */
+	a.fd = memfd_create("vmm-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	CHECK(a.fd >= 0 && ftruncate(a.fd, 6 * MIB) == 0);
+	a.offset = 0;
+	CHECK_ERR(gmem_file_import(&a, &f), ENOMEM);
+	CHECK(strstr(gmem_last_error(), "cannot back the window"));
+	close(a.fd);
 }
 
 static const struct t_case cases[] = {

@@ -104,6 +104,26 @@ static void bad_policies(void)
 				       .reserved = { 1 } };
 	CHECK_ERR(gmem_numa_bind_thread(&p), EINVAL);
 	CHECK_ERR(gmem_numa_bind_thread(NULL), EINVAL);
+	/* The same rules for a policy given as a struct, to a thread or a file. */
+	{
+		struct gmem_file *f = make_memfd(4 * MIB);
+		const struct gmem_numa_policy bad[] = {
+			{ .mode = GMEM_NUMA_DEFAULT, .nodes = 1 },
+			{ .mode = GMEM_NUMA_BIND },
+			{ .mode = GMEM_NUMA_INTERLEAVE },
+			{ .mode = GMEM_NUMA_PREFERRED, .nodes = 3 },
+			{ .mode = GMEM_NUMA_BIND,
+			  .nodes = 1ULL << missing_node() },
+		};
+
+		CHECK(f);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			CHECK_ERR(gmem_numa_bind_thread(&bad[i]), EINVAL);
+			CHECK_ERR(gmem_file_set_numa_policy(f, 0, 4 * MIB,
+							    &bad[i]), EINVAL);
+		}
+		CHECK_OK(gmem_file_close(f));
+	}
 }
 
 static long get_policy(int *mode, unsigned long *mask, void *addr)
@@ -175,9 +195,22 @@ static void bad_policy_ranges(void)
 	CHECK_ERR(gmem_file_set_numa_policy(f, 0, 0, &p), EINVAL);
 	CHECK_ERR(gmem_file_set_numa_policy(f, 0, 4096, NULL), EINVAL);
 	CHECK_ERR(gmem_file_set_numa_policy(NULL, 0, 4096, &p), EINVAL);
+	CHECK_ERR(gmem_file_set_numa_policy(f, ~0ULL << 12, 8192, &p),
+		  EOVERFLOW);
 	p.mode = 77;
 	CHECK_ERR(gmem_file_set_numa_policy(f, 0, 4096, &p), EINVAL);
 	CHECK_ERR(gmem_file_query_nodes(f, 0, 4096, NULL), EINVAL);
+	{
+		uint64_t nodes[GMEM_MAX_NUMA_NODES] = { 0 };
+
+		CHECK_ERR(gmem_file_query_nodes(NULL, 0, 4096, nodes), EINVAL);
+		CHECK_ERR(gmem_file_query_nodes(f, 0, 0, nodes), EINVAL);
+		CHECK_ERR(gmem_file_query_nodes(f, 1, 4096, nodes), EINVAL);
+		CHECK_ERR(gmem_file_query_nodes(f, 0, 5 * MIB, nodes), ERANGE);
+		CHECK_ERR(gmem_file_query_nodes(f, ~0ULL << 12, 8192, nodes),
+			  EOVERFLOW);
+	}
+	CHECK_ERR(gmem_file_numa_method(NULL), EINVAL);
 	CHECK_ERR(gmem_file_node_bytes(f, 1U << 20), ERANGE);
 	CHECK_ERR(gmem_file_node_bytes(NULL, 0), EINVAL);
 	CHECK(gmem_file_node_bytes(f, 0) == 0);
@@ -354,6 +387,26 @@ static void guest_memfd_method_is_what_the_kernel_does(void)
 	CHECK_OK(gmem_vm_close(vm));
 }
 
+/* Only what the host mapping shows can be asked about: none, no answer. */
+static void query_nodes_needs_a_host_mapping(void)
+{
+	struct gmem_file_args a = { .size = 2 * MIB,
+				    .backend = GMEM_BACKEND_GUEST_MEMFD,
+				    .flags = GMEM_FILE_NO_HOST_MAP };
+	uint64_t nodes[GMEM_MAX_NUMA_NODES] = { 0 };
+	struct gmem_file *f;
+	struct gmem_vm *vm;
+
+	T_SKIP_UNLESS(t_need_guest_memfd_mmap());
+	CHECK_OK(gmem_vm_create(&vm));
+	a.vm = vm;
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK_ERR(gmem_file_query_nodes(f, 0, 2 * MIB, nodes), EOPNOTSUPP);
+	CHECK(strstr(gmem_last_error(), "no host mapping"));
+	CHECK_OK(gmem_file_close(f));
+	CHECK_OK(gmem_vm_close(vm));
+}
+
 static const struct t_case cases[] = {
 	T_CASE(parse_good_policies),
 	T_CASE(bad_node_lists),
@@ -366,5 +419,6 @@ static const struct t_case cases[] = {
 	T_CASE(multi_node_placement),
 	T_CASE(hugetlb_populate_follows_the_policy),
 	T_CASE(guest_memfd_method_is_what_the_kernel_does),
+	T_CASE(query_nodes_needs_a_host_mapping),
 };
 T_MAIN(cases)

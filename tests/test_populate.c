@@ -77,6 +77,14 @@ static void bad_populate_args(void)
 	CHECK_ERR(gmem_populate_with(f, 0, 4 * MIB, &a), EINVAL);
 	CHECK_ERR(gmem_populate_start(f, 0, 8 * MIB, NULL, &j), ERANGE);
 	CHECK_ERR(gmem_populate_start(f, 0, 4 * MIB, NULL, NULL), EINVAL);
+	CHECK_ERR(gmem_populate_start(NULL, 0, 4 * MIB, NULL, &j), EINVAL);
+	CHECK_ERR(gmem_populate_start(f, 0, 0, NULL, &j), EINVAL);
+	CHECK_ERR(gmem_populate_start(f, 1, 4096, NULL, &j), EINVAL);
+	CHECK_ERR(gmem_populate_start(f, ~0ULL << 12, 8192, NULL, &j),
+		  EOVERFLOW);
+	a = (struct gmem_populate_args){ .threads = 65 };
+	CHECK_ERR(gmem_populate_start(f, 0, 4 * MIB, &a, &j), EINVAL);
+	CHECK_ERR(gmem_populate_with(NULL, 0, 4 * MIB, NULL), EINVAL);
 	CHECK_ERR(gmem_populate_poll(NULL, NULL), EINVAL);
 	CHECK_ERR(gmem_populate_wait(NULL), EINVAL);
 	CHECK_ERR(gmem_populate_cancel(NULL), EINVAL);
@@ -236,6 +244,11 @@ static void prefault_removes_first_touch_faults(void)
 	T_SKIP_UNLESS(t_need_kvm());
 	CHECK_OK(gmem_vm_create(&vm));
 	CHECK_OK(gmem_vm_get_caps(vm, &c));
+	/* Checked before KVM is asked, so on any KVM. */
+	CHECK_ERR(gmem_prefault(NULL, -1, 0, 4096), EINVAL);
+	CHECK_ERR(gmem_prefault(vm, -1, 1, 4096), EINVAL);
+	CHECK_ERR(gmem_prefault(vm, -1, 0, 4097), EINVAL);
+	CHECK_ERR(gmem_prefault(vm, -1, 0, 0), EINVAL);
 	if (!c.pre_fault_memory) {
 		CHECK_ERR(gmem_prefault(vm, -1, 0, 4096), EOPNOTSUPP);
 		CHECK_OK(gmem_vm_close(vm));
@@ -243,7 +256,9 @@ static void prefault_removes_first_touch_faults(void)
 		       "machine's has; make check runs this there)");
 		return;
 	}
-	CHECK_ERR(gmem_prefault(vm, -1, 1, 4096), EINVAL);
+	/* A vcpu_fd that is none: KVM_PRE_FAULT_MEMORY's own error. */
+	CHECK_ERR(gmem_prefault(vm, -1, 0, 4096), EBADF);
+	CHECK(strstr(gmem_last_error(), "KVM_PRE_FAULT_MEMORY"));
 	CHECK_OK(gmem_vm_close(vm));
 	if (first_pass_faults(false, &lazy) < 0 ||
 	    first_pass_faults(true, &pre) < 0)

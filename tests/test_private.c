@@ -336,6 +336,10 @@ static void bad_two_sided_bindings(void)
 	CHECK(strstr(gmem_last_error(), "no private memory") ||
 	      strstr(gmem_last_error(), "has none"));
 	CHECK_ERR(gmem_bind(dflt, s2, &a, &b), EOPNOTSUPP);
+	/* Shared guest_memfd on this type: no INIT_SHARED, so no host view. */
+	CHECK_ERR(make(vm, GMEM_BACKEND_GUEST_MEMFD, 0, MIB, &plain_gmem),
+		  EOPNOTSUPP);
+	CHECK(strstr(gmem_last_error(), "GMEM_FILE_NO_HOST_MAP"));
 	/* A shared file as the private side. */
 	a.private_file = s2;
 	CHECK_ERR(gmem_bind(vm, s2, &a, &b), EINVAL);
@@ -825,8 +829,56 @@ static void demo_private_passes(void)
 	CHECK(strstr(t_out, "\"conversions\": 3,"));
 }
 
+/*
+ * What needs no private memory to check, checked on a default VM so that
+ * it runs on any KVM: bad conversion arguments (before the VM is asked
+ * anything), private memory refused, and the exit calls' NULLs.
+ */
+static void conversion_arguments_on_any_vm(void)
+{
+	uint8_t run[4096] = { 0 };
+	struct gmem_vm_caps caps;
+	struct gmem_file *f = NULL;
+	struct gmem_vm *vm;
+	uint64_t len;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	CHECK_OK(gmem_vm_create(&vm));
+	CHECK_ERR(gmem_convert(NULL, 0, 4096, GMEM_MEMORY_SHARED, 0), EINVAL);
+	CHECK_ERR(gmem_convert(vm, 0, 0, GMEM_MEMORY_SHARED, 0), EINVAL);
+	CHECK_ERR(gmem_convert(vm, 1, 4096, GMEM_MEMORY_SHARED, 0), EINVAL);
+	CHECK_ERR(gmem_convert(vm, 0, 4097, GMEM_MEMORY_SHARED, 0), EINVAL);
+	CHECK_ERR(gmem_convert(vm, ~0ULL << 12, 8192, GMEM_MEMORY_SHARED, 0),
+		  EOVERFLOW);
+	CHECK_ERR(gmem_convert(vm, 0, 4096, 7, 0), EINVAL);
+	CHECK_ERR(gmem_convert(vm, 0, 4096, GMEM_MEMORY_SHARED, 8), EINVAL);
+	CHECK_ERR(gmem_convert(vm, 0, 4096, GMEM_MEMORY_PRIVATE, 0),
+		  EOPNOTSUPP);
+	CHECK(strstr(gmem_last_error(), "no private memory"));
+	CHECK_ERR(gmem_memory_kind(NULL, 0, 4096, &len), EINVAL);
+	CHECK_ERR(gmem_memory_kind(vm, 0, 4096, NULL), EINVAL);
+	CHECK_ERR(gmem_memory_kind(vm, 0, 0, &len), EINVAL);
+	CHECK_ERR(gmem_memory_kind(vm, 4095, 4096, &len), EINVAL);
+	CHECK_ERR(gmem_memory_kind(vm, ~0ULL << 12, 8192, &len), EOVERFLOW);
+	CHECK_ERR(gmem_vcpu_handle_exit(NULL, run, 0), EINVAL);
+	CHECK_ERR(gmem_vcpu_handle_exit(vm, NULL, 0), EINVAL);
+	CHECK_ERR(gmem_vm_set_conversion_handler(NULL, NULL, NULL), EINVAL);
+	CHECK_ERR(gmem_vm_enable_conversion_exits(NULL), EINVAL);
+	/* A private guest_memfd needs a VM with private memory. */
+	CHECK_OK(gmem_vm_get_caps(vm, &caps));
+	if (caps.guest_memfd &&
+	    !(caps.memory_attributes & GMEM_MEMORY_ATTRIBUTE_PRIVATE)) {
+		CHECK_ERR(make(vm, GMEM_BACKEND_GUEST_MEMFD, GMEM_FILE_PRIVATE,
+			       2 * MIB, &f), EOPNOTSUPP);
+		CHECK(strstr(gmem_last_error(), "GMEM_FILE_PRIVATE"));
+	}
+	CHECK(f == NULL);
+	CHECK_OK(gmem_vm_close(vm));
+}
+
 static const struct t_case cases[] = {
 	T_CASE(vm_types_and_their_caps),
+	T_CASE(conversion_arguments_on_any_vm),
 	T_CASE(guest_sees_each_side_by_attribute),
 	T_CASE(host_never_sees_private_bytes),
 	T_CASE(bad_two_sided_bindings),

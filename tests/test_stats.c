@@ -320,8 +320,13 @@ static void bad_export_calls(void)
 	char *longdir;
 
 	CHECK_ERR(gmem_stats_export_start(dir, 0), EINVAL);
+	CHECK_ERR(gmem_stats_export_start(dir, 3600 * 1000 + 1), EINVAL);
 	CHECK_ERR(gmem_stats_export_stop(), ENOENT);
 	CHECK_ERR(gmem_stats_export_start("/proc/no/such/dir", 100), ENOENT);
+	/* Not a directory; a directory where no file can be made. */
+	CHECK_ERR(gmem_stats_export_start("/dev/null", 100), ENOTDIR);
+	CHECK(gmem_stats_export_start("/proc", 100) < 0);
+	CHECK(strstr(gmem_last_error(), "writing /proc/"));
 	/* A directory name longer than any path: refused, never truncated. */
 	longdir = malloc(PATH_MAX + 16);
 	CHECK(longdir);
