@@ -510,7 +510,11 @@ static void send_queued(struct gmem_devproc *d)
 			pthread_mutex_unlock(&d->lock);
 			return;
 		}
-		if (ret < 0)
+		/* Gone, whichever way it is noticed first: as on receive. */
+		if (ret == -EPIPE || ret == -ECONNRESET)
+			fail_locked(d, ECONNRESET, "%s: the device closed the "
+				    "connection", d->name);
+		else if (ret < 0)
 			fail_locked(d, -ret, "%s: sending %s: %s", d->name,
 				    gmem_mt_type_name(((struct gmem_mt_hdr *)
 						       m->buf)->type),
