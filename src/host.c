@@ -29,17 +29,34 @@ int gmem_open_kvm(void)
 	return fd;
 }
 
+/* A small file whole, without stdio's buffer: the room check reads many. */
+ssize_t gmem_read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	do
+		n = read(fd, buf, len - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	buf[n < 0 ? 0 : n] = '\0';
+	return n;
+}
+
 uint64_t gmem_read_u64(const char *path, uint64_t def)
 {
+	char buf[32], *end;
 	unsigned long long v;
-	FILE *f = fopen(path, "re");
 
-	if (!f)
+	if (gmem_read_text(path, buf, sizeof(buf)) <= 0)
 		return def;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = def;
-	fclose(f);
-	return v;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	return end == buf || errno ? def : v;
 }
 
 uint64_t gmem_hugepool_read(uint64_t page_size, const char *field)

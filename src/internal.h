@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/vfs.h>
 
 #include "gmem.h"
@@ -46,6 +47,7 @@ struct gmem_facts {
 /* Read once per process; never creates a VM or opens /dev/kvm. */
 const struct gmem_facts *gmem_facts(void);
 /* The number a sysfs or proc file holds, or def if it cannot be read. */
+ssize_t gmem_read_text(const char *path, char *buf, size_t len);
 uint64_t gmem_read_u64(const char *path, uint64_t def);
 /* The bracketed choice of a sysfs mode file, or "unavailable". */
 void gmem_read_sysfs_mode(const char *path, char *out, size_t outlen);
@@ -304,6 +306,13 @@ struct gmem_vm {
 	struct gmem_vm_listener *listeners;	/* watch.c, under lock */
 	uint32_t id;			/* for stats: GmemVm<id> */
 	struct gmem_vm *reg_next;	/* registry.c */
+	/* What it offers guest_memfd, asked once: backend_guest_memfd.c. */
+	bool gmem_caps_known;		/* under lock */
+	struct gmem_vm_gmem_caps {
+		bool supported;		/* KVM_CAP_GUEST_MEMFD */
+		uint64_t flags;		/* KVM_CAP_GUEST_MEMFD_FLAGS */
+		bool private;		/* MEMORY_ATTRIBUTES has PRIVATE */
+	} gmem_caps;
 };
 
 struct gmem_file {

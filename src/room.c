@@ -5,7 +5,8 @@
  * with SIGKILL; a short hugetlb pool or hugetlb cgroup fails too.  So
  * before each piece of a populate, the library reads the limits that apply
  * to the calling thread and refuses with the numbers instead.  It is a
- * guard, not a reservation: another allocator can still race it.
+ * guard, not a reservation: another allocator can still race it.  It runs
+ * before every piece, so levels without a limit cost one read each.
  */
 #include <errno.h>
 #include <limits.h>
@@ -87,66 +88,94 @@ static bool find_hierarchy(const char *controller, struct hierarchy *h)
 }
 
 /*
+ * Hierarchies are mounted once at boot, so each is looked up in mountinfo
+ * once, and again only when the thread's cgroup is not found in it.  A
+ * controller not found is looked for again next time.
+ */
+static pthread_mutex_t found_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct found {
+	const char *controller;
+	bool known;
+	struct hierarchy h;
+} found[] = { { "memory" }, { "hugetlb" } };
+
+static bool cached_hierarchy(const char *controller, struct hierarchy *h,
+			     bool again)
+{
+	struct found *c = NULL;
+	bool ok = true;
+
+	for (size_t i = 0; i < sizeof(found) / sizeof(found[0]); i++)
+		if (!strcmp(found[i].controller, controller))
+			c = &found[i];
+	if (!c)
+		return find_hierarchy(controller, h);
+	pthread_mutex_lock(&found_lock);
+	if (again || !c->known)
+		ok = c->known = find_hierarchy(controller, &c->h);
+	if (ok)
+		*h = c->h;
+	pthread_mutex_unlock(&found_lock);
+	return ok;
+}
+
+/*
  * The directory of this thread's cgroup in h, or false when the thread's
  * cgroup is outside what is mounted (a container that sees only its part).
+ * Read on every check: threads move between cgroups.
  */
 static bool thread_cgroup_dir(const char *controller,
 			      const struct hierarchy *h, char *dir,
 			      size_t len)
 {
-	char line[PATH_MAX + 64];
+	char buf[8192], *line, *next;
 	const char *rel = NULL;
 	size_t rootlen;
-	FILE *f = fopen("/proc/thread-self/cgroup", "re");
 
-	if (!f)
-		f = fopen("/proc/self/cgroup", "re");
-	if (!f)
+	if (gmem_read_text("/proc/thread-self/cgroup", buf, sizeof(buf)) <= 0 &&
+	    gmem_read_text("/proc/self/cgroup", buf, sizeof(buf)) <= 0)
 		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':')
-						       : NULL;
+	for (line = buf; line && *line && !rel; line = next) {
+		char *c1 = strchr(line, ':'), *c2;
 
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
 			continue;
 		*c2 = '\0';
-		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
 		/* v2 is the line "0::path"; v1 lines name controllers. */
 		if (h->v2 ? c1 == line + 1 && line[0] == '0' && c1[1] == '\0'
-			  : has_word(c1 + 1, controller, ',')) {
+			  : has_word(c1 + 1, controller, ','))
 			rel = c2 + 1;
-			break;
-		}
 	}
-	if (!rel) {
-		fclose(f);
+	if (!rel)
 		return false;
-	}
 	/* The mounted root is a prefix of the path, unless it is "/". */
 	rootlen = strcmp(h->root, "/") ? strlen(h->root) : 0;
-	if (strncmp(rel, h->root, rootlen)) {
-		fclose(f);
+	if (strncmp(rel, h->root, rootlen))
 		return false;
-	}
 	snprintf(dir, len, "%s%s", h->mount, rel + rootlen);
-	fclose(f);
 	return true;
 }
 
 /* A limit file: a number, or "max" (v2) for none. */
 static uint64_t read_limit(const char *dir, const char *name)
 {
-	char path[PATH_MAX + 64], buf[32] = "";
-	FILE *f;
+	char path[PATH_MAX + 64], buf[32];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "re");
-	if (!f)
+	if (gmem_read_text(path, buf, sizeof(buf)) <= 0 ||
+	    !strncmp(buf, "max", 3))
 		return UINT64_MAX;
-	if (!fgets(buf, sizeof(buf), f) || !strncmp(buf, "max", 3))
-		buf[0] = '\0';
-	fclose(f);
-	return buf[0] ? strtoull(buf, NULL, 10) : UINT64_MAX;
+	return strtoull(buf, NULL, 10);
+}
+
+/* No limit at all, or one so high (v1's "unlimited") it is none. */
+static bool unlimited(uint64_t limit)
+{
+	return limit == UINT64_MAX || limit >= (1ULL << 62);
 }
 
 static uint64_t read_value(const char *dir, const char *name)
@@ -194,8 +223,11 @@ static bool walk_levels(const char *controller, level_fn fn, const void *arg,
 	char dir[PATH_MAX];
 	size_t mlen;
 
-	if (!find_hierarchy(controller, &h) ||
-	    !thread_cgroup_dir(controller, &h, dir, sizeof(dir)))
+	if (!cached_hierarchy(controller, &h, false))
+		return false;
+	if (!thread_cgroup_dir(controller, &h, dir, sizeof(dir)) &&
+	    (!cached_hierarchy(controller, &h, true) ||
+	     !thread_cgroup_dir(controller, &h, dir, sizeof(dir))))
 		return false;
 	mlen = strlen(h.mount);
 	t->room = UINT64_MAX;
@@ -220,8 +252,8 @@ static void consider(const char *dir, uint64_t limit, uint64_t usage,
 {
 	uint64_t room;
 
-	if (limit == UINT64_MAX || limit >= (1ULL << 62))
-		return;		/* no limit at this level */
+	if (unlimited(limit))
+		return;
 	room = limit + reclaimable > usage ? limit + reclaimable - usage : 0;
 	if (room < t->room) {
 		snprintf(t->dir, sizeof(t->dir), "%s", dir);
@@ -232,17 +264,22 @@ static void consider(const char *dir, uint64_t limit, uint64_t usage,
 	}
 }
 
+/* Usage and reclaimable are read only where there is a limit. */
 static void memcg_level(const struct hierarchy *h, const char *dir,
 			const void *arg, struct tightest *t)
 {
+	uint64_t limit;
+
 	(void)arg;
+	limit = read_limit(dir, h->v2 ? "memory.max"
+				      : "memory.limit_in_bytes");
+	if (unlimited(limit))
+		return;
 	if (h->v2)
-		consider(dir, read_limit(dir, "memory.max"),
-			 read_value(dir, "memory.current"),
+		consider(dir, limit, read_value(dir, "memory.current"),
 			 stat_sum(dir, "inactive_file", "active_file"), t);
 	else
-		consider(dir, read_limit(dir, "memory.limit_in_bytes"),
-			 read_value(dir, "memory.usage_in_bytes"),
+		consider(dir, limit, read_value(dir, "memory.usage_in_bytes"),
 			 stat_sum(dir, "total_inactive_file",
 				  "total_active_file"), t);
 }
@@ -293,7 +330,10 @@ static void hugetlb_level(const struct hierarchy *h, const char *dir,
 		 h->v2 ? "max" : "limit_in_bytes");
 	snprintf(use, sizeof(use), "hugetlb.%s.%s", size,
 		 h->v2 ? "current" : "usage_in_bytes");
-	consider(dir, read_limit(dir, lim), read_value(dir, use), 0, t);
+	uint64_t limit = read_limit(dir, lim);
+
+	if (!unlimited(limit))
+		consider(dir, limit, read_value(dir, use), 0, t);
 }
 
 int gmem_room_hugetlb(uint64_t page_size, uint64_t pages, const char *what)
