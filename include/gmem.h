@@ -341,7 +341,8 @@ int gmem_binding_slot(const struct gmem_binding *binding);
 
 /*
  * Make [offset, offset + length) ready ahead of the guest: allocated and
- * zeroed, so its first touch costs no allocation, using every online CPU.
+ * zeroed, so its first touch costs no allocation, on every CPU the caller
+ * may run on (its affinity).
  * Ranges are in backend pages.  The work goes in bounded pieces: a failure
  * keeps (and accounts) every piece that succeeded, and a signal only
  * restarts the piece it interrupted.  Before each piece the room left in
@@ -359,7 +360,7 @@ int gmem_populate(struct gmem_file *file, uint64_t offset, uint64_t length);
 #define GMEM_POPULATE_FLAGS_ALL	GMEM_POPULATE_NO_ZERO
 
 struct gmem_populate_args {
-	uint32_t threads;		/* 0: one per online CPU; at most 64 */
+	uint32_t threads;		/* 0: one per CPU it may run on; <= 64 */
 	uint32_t flags;			/* GMEM_POPULATE_* */
 	uint64_t reserved[3];
 };

@@ -6,6 +6,7 @@
  * background, while the guest already runs.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,10 +146,15 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static unsigned int online_cpus(void)
+/* The CPUs this thread may run on: its affinity, which a cpuset narrows. */
+static unsigned int usable_cpus(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	int n;
 
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	n = CPU_COUNT(&set);
 	return n > 0 ? (unsigned int)n : 1;
 }
 
@@ -199,15 +205,15 @@ static int run_populate(struct run *r, unsigned int threads)
 	unsigned int n = 0;
 	uint64_t pieces;
 
+	r->piece = piece_size(r->f, r->end - r->next, threads);
+	pieces = (r->end - r->next + r->piece - 1) / r->piece;
+	if (threads > pieces)
+		threads = (unsigned int)pieces;
 	if (threads > 1 && r->f->ops->check_room(r->f, r->next,
 						  r->end - r->next) < 0) {
 		gmem_error_clear();
 		threads = 1;
 	}
-	r->piece = piece_size(r->f, r->end - r->next, threads);
-	pieces = (r->end - r->next + r->piece - 1) / r->piece;
-	if (threads > pieces)
-		threads = (unsigned int)pieces;
 	if (threads > 1)
 		n = (unsigned int)start_workers(th, threads - 1 < 64 ?
 						threads - 1 : 64, r);
@@ -239,7 +245,7 @@ static int check_args(struct gmem_file *f, uint64_t off, uint64_t len,
 	if (a && a->threads > 64)
 		return gmem_fail(EINVAL, "populate: %u threads, at most 64",
 				 a->threads);
-	*threads = a && a->threads ? a->threads : online_cpus();
+	*threads = a && a->threads ? a->threads : usable_cpus();
 	return 0;
 }
 
