@@ -87,6 +87,18 @@ static int huge_create(struct gmem_file *f, const struct gmem_file_args *a)
 	return ret;
 }
 
+/*
+ * Is the huge page at off mapped here?  It is mapped whole, so its first
+ * base page answers for it; asking mincore() about all of it would cost a
+ * page-cache lookup per base page where nothing is mapped.
+ */
+static int huge_mapped(struct gmem_file *f, uint64_t off)
+{
+	int64_t n = gmem_mincore_bytes(f, off, gmem_facts()->page_size);
+
+	return n < 0 ? (int)n : n > 0;
+}
+
 /* What the file holds: what populate allocated, plus what was faulted. */
 struct holdings {
 	uint64_t resident;
@@ -104,11 +116,11 @@ static int count_holdings(struct gmem_file *f, struct holdings *h)
 
 	h->resident = h->touched = 0;
 	for (uint64_t off = 0; off < f->size; off += psz) {
-		int64_t mapped = gmem_mincore_bytes(f, off, psz);
+		int mapped = huge_mapped(f, off);
 		bool populated;
 
 		if (mapped < 0)
-			return (int)mapped;
+			return mapped;
 		pthread_mutex_lock(&f->lock);
 		populated = gmem_extents_covered(&f->populated, off, off + psz);
 		pthread_mutex_unlock(&f->lock);
@@ -142,7 +154,7 @@ static int huge_check_room(struct gmem_file *f, uint64_t off, uint64_t len)
 		pthread_mutex_lock(&f->lock);
 		have = gmem_extents_covered(&f->populated, p, p + f->page_size);
 		pthread_mutex_unlock(&f->lock);
-		if (!have && gmem_mincore_bytes(f, p, f->page_size) == 0)
+		if (!have && huge_mapped(f, p) == 0)
 			pages++;
 	}
 	return gmem_room_hugetlb(f->page_size, pages, "populate");
@@ -165,11 +177,11 @@ static int huge_resident_in(struct gmem_file *f, uint64_t off, uint64_t len,
 			    struct gmem_extents *x)
 {
 	for (uint64_t p = off; p < off + len; p += f->page_size) {
-		int64_t mapped = gmem_mincore_bytes(f, p, f->page_size);
+		int mapped = huge_mapped(f, p);
 		int ret;
 
 		if (mapped < 0)
-			return (int)mapped;
+			return mapped;
 		if (!mapped)
 			continue;
 		ret = gmem_extents_add(x, p, p + f->page_size,
