@@ -64,31 +64,37 @@ int64_t gmem_mincore_bytes(const struct gmem_file *f, uint64_t off,
 	return (int64_t)sum;
 }
 
-/* mincore() over [off, off + len), visiting only where pages exist. */
+/*
+ * mincore() over [off, off + len), visiting only where pages exist: a
+ * range mostly cached is asked in one go (at most twice the pages there),
+ * one mostly empty is halved, as cachestat() skips empty stretches cheaply.
+ */
 static int touched_in(struct gmem_file *f, uint64_t off, uint64_t len,
 		      uint64_t *touched)
 {
 	int64_t cached, n;
 	int ret;
 
-	if (len <= LEAF_BYTES) {
-		n = gmem_mincore_bytes(f, off, len);
-		if (n < 0)
-			return (int)n;
-		*touched += (uint64_t)n;
-		return 0;
+	if (len > LEAF_BYTES) {
+		cached = gmem_cache_bytes(f, off, len);
+		if (cached <= 0)
+			return (int)cached;
+		if ((uint64_t)cached < len / 2) {
+			/* Halves on a leaf boundary, so leaves stay aligned. */
+			n = (int64_t)((len / 2 + LEAF_BYTES - 1) / LEAF_BYTES *
+				      LEAF_BYTES);
+			ret = touched_in(f, off, (uint64_t)n, touched);
+			if (ret < 0)
+				return ret;
+			return touched_in(f, off + (uint64_t)n,
+					  len - (uint64_t)n, touched);
+		}
 	}
-	cached = gmem_cache_bytes(f, off, len);
-	if (cached < 0)
-		return (int)cached;
-	if (cached == 0)
-		return 0;
-	/* Halves on a leaf boundary, so leaves stay aligned. */
-	n = (int64_t)((len / 2 + LEAF_BYTES - 1) / LEAF_BYTES * LEAF_BYTES);
-	ret = touched_in(f, off, (uint64_t)n, touched);
-	if (ret < 0)
-		return ret;
-	return touched_in(f, off + (uint64_t)n, len - (uint64_t)n, touched);
+	n = gmem_mincore_bytes(f, off, len);
+	if (n < 0)
+		return (int)n;
+	*touched += (uint64_t)n;
+	return 0;
 }
 
 int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u)
