@@ -13,18 +13,19 @@
 
 #include "internal.h"
 
-/* What this VM offers for guest_memfd. */
-struct vm_gmem {
-	bool supported;			/* KVM_CAP_GUEST_MEMFD */
-	uint64_t flags;			/* KVM_CAP_GUEST_MEMFD_FLAGS */
-	bool private;			/* MEMORY_ATTRIBUTES has PRIVATE */
-};
-
-static int vm_gmem_caps(struct gmem_vm *vm, struct vm_gmem *c)
+/* What this VM offers for guest_memfd: it never changes, so asked once. */
+static int vm_gmem_caps(struct gmem_vm *vm, struct gmem_vm_gmem_caps *c)
 {
 	uint64_t v = 0;
+	bool known;
 	int ret;
 
+	pthread_mutex_lock(&vm->lock);
+	known = vm->gmem_caps_known;
+	*c = vm->gmem_caps;
+	pthread_mutex_unlock(&vm->lock);
+	if (known)
+		return 0;
 	ret = gmem_vm_check_cap(vm, GMEM_KVM_CAP_GUEST_MEMFD,
 				"KVM_CAP_GUEST_MEMFD", &v);
 	if (ret < 0)
@@ -39,6 +40,10 @@ static int vm_gmem_caps(struct gmem_vm *vm, struct vm_gmem *c)
 	if (ret < 0)
 		return ret;
 	c->private = v & GMEM_KVM_MEMORY_ATTRIBUTE_PRIVATE;
+	pthread_mutex_lock(&vm->lock);
+	vm->gmem_caps = *c;
+	vm->gmem_caps_known = true;
+	pthread_mutex_unlock(&vm->lock);
 	return 0;
 }
 
@@ -50,7 +55,7 @@ static int vm_gmem_caps(struct gmem_vm *vm, struct vm_gmem *c)
  * guest as ordinary memory), or 0 if this VM cannot have them.  A VM with
  * private memory needs INIT_SHARED, or its pages would start private.
  */
-static uint64_t shared_flags(const struct vm_gmem *c)
+static uint64_t shared_flags(const struct gmem_vm_gmem_caps *c)
 {
 	if (!(c->flags & GMEM_KVM_GUEST_MEMFD_FLAG_MMAP))
 		return 0;
@@ -63,7 +68,7 @@ static uint64_t shared_flags(const struct vm_gmem *c)
  * Does this file hold private memory (and so must never be mapped)?  Asked
  * for, or implied by not wanting a host view on a VM with private memory.
  */
-static bool wants_private(const struct vm_gmem *c,
+static bool wants_private(const struct gmem_vm_gmem_caps *c,
 			  const struct gmem_file_args *a)
 {
 	return (a->flags & GMEM_FILE_PRIVATE) ||
@@ -72,7 +77,7 @@ static bool wants_private(const struct vm_gmem *c,
 
 static int gmfd_check(const struct gmem_file_args *a)
 {
-	struct vm_gmem c;
+	struct gmem_vm_gmem_caps c;
 	int ret;
 
 	if (!a->vm)
@@ -190,7 +195,7 @@ static int numa_stored = -1;
 static int gmfd_create(struct gmem_file *f, const struct gmem_file_args *a)
 {
 	struct gmem_kvm_create_guest_memfd req = { .size = a->size };
-	struct vm_gmem c;
+	struct gmem_vm_gmem_caps c;
 	bool private;
 	void *p;
 	int fd, err;
@@ -267,7 +272,7 @@ static int gmfd_import(struct gmem_file *f, const struct gmem_import_args *a)
 		return gmem_fail(EINVAL, "import: a guest_memfd belongs to a VM; "
 				 "set args.vm to it");
 	if (a->flags & (GMEM_FILE_PRIVATE | GMEM_FILE_NO_HOST_MAP)) {
-		struct vm_gmem c;
+		struct gmem_vm_gmem_caps c;
 		int ret = vm_gmem_caps(a->vm, &c);
 
 		if (ret < 0)
