@@ -68,26 +68,28 @@ int64_t gmem_mincore_bytes(const struct gmem_file *f, uint64_t off,
  * mincore() over [off, off + len), visiting only where pages exist: a
  * range mostly cached is asked in one go (at most twice the pages there),
  * one mostly empty is halved, as cachestat() skips empty stretches cheaply.
+ * cached is what cachestat() counts in the range, or -1 if not asked yet.
  */
 static int touched_in(struct gmem_file *f, uint64_t off, uint64_t len,
-		      uint64_t *touched)
+		      int64_t cached, uint64_t *touched)
 {
-	int64_t cached, n;
+	int64_t n;
 	int ret;
 
 	if (len > LEAF_BYTES) {
-		cached = gmem_cache_bytes(f, off, len);
+		if (cached < 0)		/* not asked yet */
+			cached = gmem_cache_bytes(f, off, len);
 		if (cached <= 0)
 			return (int)cached;
 		if ((uint64_t)cached < len / 2) {
 			/* Halves on a leaf boundary, so leaves stay aligned. */
 			n = (int64_t)((len / 2 + LEAF_BYTES - 1) / LEAF_BYTES *
 				      LEAF_BYTES);
-			ret = touched_in(f, off, (uint64_t)n, touched);
+			ret = touched_in(f, off, (uint64_t)n, -1, touched);
 			if (ret < 0)
 				return ret;
 			return touched_in(f, off + (uint64_t)n,
-					  len - (uint64_t)n, touched);
+					  len - (uint64_t)n, -1, touched);
 		}
 	}
 	n = gmem_mincore_bytes(f, off, len);
@@ -109,7 +111,7 @@ int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u)
 	if (!f->map)
 		return 0;
 	u->touched = 0;
-	ret = touched_in(f, 0, f->size, &u->touched);
+	ret = touched_in(f, 0, f->size, cached, &u->touched);
 	if (ret < 0)
 		u->touched = GMEM_STATS_UNKNOWN;
 	return 0;
