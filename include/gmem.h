@@ -20,8 +20,10 @@
  *     serialised by the file: each takes effect whole, and the figures the
  *     library reports always agree with what the kernel holds.
  *   - Stats calls may run at any time, concurrently with everything above
- *     and with vCPUs; they never hold a process-wide lock while they ask
- *     the kernel, so creating and closing never wait for them.
+ *     and with vCPUs; they never hold a library lock while they ask the
+ *     kernel.  The touched figure comes from mincore(), which takes the
+ *     kernel's mmap_lock as mmap() and munmap() do, so a loop of stats
+ *     calls can delay creating and closing by milliseconds.
  *   - Closing a handle while another thread still uses that same handle is
  *     the caller's bug.
  */
