@@ -15,31 +15,45 @@
 #define MIB (1ULL << 20)
 
 /*
- * Fork a child, put it in the case's cgroup, run fn there, and check that
- * it ended by itself with status 0 (a cgroup OOM kill is SIGKILL).
+ * Fork a child, let it run before (if any) where it is, put it in the
+ * case's cgroup, run fn there, and check that it ended by itself with
+ * status 0 (a cgroup OOM kill is SIGKILL).
  */
-static void in_cgroup(int (*fn)(void))
+static void in_cgroup_after(int (*before)(void), int (*fn)(void))
 {
-	int go[2], status;
+	int go[2], ready[2], status;
 	char c = 0;
 	pid_t pid;
 
-	CHECK(pipe(go) == 0);
+	CHECK(pipe(go) == 0 && pipe(ready) == 0);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		close(go[1]);
+		close(ready[0]);
+		if (before && before())
+			_exit(4);
+		if (write(ready[1], &c, 1) != 1)
+			_exit(3);
 		/* Wait until the parent has moved this process. */
 		if (read(go[0], &c, 1) != 1)
 			_exit(3);
 		_exit(fn());
 	}
 	close(go[0]);
-	if (!t_cgroup_join(pid)) {
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		t_fail(__FILE__, __LINE__, "the child failed before moving");
+	else if (t_cgroup_join(pid))
+		c = 1;
+	if (!c) {
 		close(go[1]);
+		close(ready[0]);
 		waitpid(pid, &status, 0);
 		return;
 	}
+	close(ready[0]);
+	c = 0;
 	CHECK(write(go[1], &c, 1) == 1);
 	close(go[1]);
 	CHECK(waitpid(pid, &status, 0) == pid);
@@ -47,6 +61,11 @@ static void in_cgroup(int (*fn)(void))
 		t_fail(__FILE__, __LINE__, "the populating process was killed "
 		       "by signal %d", WTERMSIG(status));
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void in_cgroup(int (*fn)(void))
+{
+	in_cgroup_after(NULL, fn);
 }
 
 #define FAIL_IF(cond, code)						\
@@ -91,6 +110,27 @@ static void memcg_limit_gives_enomem(void)
 	in_cgroup(populate_past_memcg_limit);
 }
 
+/* A populate outside any limit first: the library has looked up the
+ * cgroup hierarchy already. */
+static int populate_a_little(void)
+{
+	struct gmem_file_args a = { .size = 4 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	struct gmem_file *f;
+
+	FAIL_IF(gmem_file_create(&a, &f) < 0, 20);
+	FAIL_IF(gmem_populate(f, 0, 4 * MIB) < 0, 21);
+	FAIL_IF(gmem_file_close(f) < 0, 22);
+	return 0;
+}
+
+/* The thread's cgroup is asked on every populate, not remembered. */
+static void limit_seen_after_moving_cgroups(void)
+{
+	T_SKIP_UNLESS(t_cgroup_create(96 * MIB));
+	in_cgroup_after(populate_a_little, populate_past_memcg_limit);
+}
+
 /* In a hugetlb cgroup of two 2 MiB pages, a third page is refused. */
 static int populate_past_hugetlb_limit(void)
 {
@@ -117,6 +157,7 @@ static void hugetlb_cgroup_limit_gives_enomem(void)
 
 static const struct t_case cases[] = {
 	T_CASE(memcg_limit_gives_enomem),
+	T_CASE(limit_seen_after_moving_cgroups),
 	T_CASE(hugetlb_cgroup_limit_gives_enomem),
 };
 T_MAIN(cases)
