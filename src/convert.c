@@ -61,13 +61,54 @@ static int map_reserve(struct gmem_vm *vm, uint64_t gpa, uint64_t len)
 				   "map") : 0;
 }
 
+/* Under vm->attr_lock: the private parts of [gpa, gpa + len) into *saved. */
+static int map_save(struct gmem_vm *vm, uint64_t gpa, uint64_t len,
+		    struct gmem_extents *saved)
+{
+	uint64_t pos = gpa, end = gpa + len, until;
+
+	while (pos < end) {
+		bool private = gmem_extents_find(&vm->private_map, pos, &until);
+
+		if (until > end)
+			until = end;
+		if (private && gmem_extents_add(saved, pos, until,
+						GMEM_NODE_UNKNOWN, NULL,
+						NULL) < 0)
+			return gmem_fail(ENOMEM, "convert: out of memory for "
+					 "the map");
+		pos = until;
+	}
+	return 0;
+}
+
+/*
+ * Under vm->attr_lock: [gpa, gpa + len) as it was (saved).  Room was
+ * reserved: the map goes back to a state it had, piece by piece.
+ */
+static void map_restore(struct gmem_vm *vm, uint64_t gpa, uint64_t len,
+			const struct gmem_extents *saved)
+{
+	map_set(vm, gpa, len, GMEM_MEMORY_SHARED);
+	for (size_t i = 0; i < saved->nr; i++) {
+		uint64_t s = saved->v[i].start, e = saved->v[i].end;
+
+		s = s > gpa ? s : gpa;
+		e = e < gpa + len ? e : gpa + len;
+		if (s < e)
+			map_set(vm, s, e - s, GMEM_MEMORY_PRIVATE);
+	}
+}
+
 /*
  * Under vm->lock: tell KVM, and write down what it did.  Going private,
  * the map says so first, so no device maps the range again meanwhile;
- * what KVM did not do is put back after.
+ * what KVM did not do goes back to what it was (before: its private
+ * parts then).
  */
 static int set_attributes(struct gmem_vm *vm, uint64_t gpa, uint64_t len,
-			  uint32_t to, uint64_t *done)
+			  uint32_t to, const struct gmem_extents *before,
+			  uint64_t *done)
 {
 	struct gmem_kvm_memory_attributes attrs = {
 		.address = gpa,
@@ -86,7 +127,7 @@ static int set_attributes(struct gmem_vm *vm, uint64_t gpa, uint64_t len,
 	/* KVM reports partial progress by moving address on. */
 	pthread_mutex_lock(&vm->attr_lock);
 	if (to == GMEM_MEMORY_PRIVATE && *done < len)
-		map_set(vm, gpa + *done, len - *done, GMEM_MEMORY_SHARED);
+		map_restore(vm, gpa + *done, len - *done, before);
 	else if (to == GMEM_MEMORY_SHARED && *done)
 		map_set(vm, gpa, *done, GMEM_MEMORY_SHARED);
 	pthread_mutex_unlock(&vm->attr_lock);
@@ -133,6 +174,7 @@ static void shared_side_revalidate(struct gmem_binding *b, uint64_t gpa,
 GMEM_API int gmem_convert(struct gmem_vm *vm, uint64_t gpa, uint64_t length,
 			  uint32_t to, uint32_t flags)
 {
+	struct gmem_extents before = { 0 };
 	struct gmem_file *gone;
 	struct gmem_binding *b;
 	uint64_t off, done;
@@ -195,17 +237,21 @@ GMEM_API int gmem_convert(struct gmem_vm *vm, uint64_t gpa, uint64_t length,
 	if (to == GMEM_MEMORY_PRIVATE) {
 		/* Devices off the range before it turns private. */
 		pthread_mutex_lock(&vm->attr_lock);
-		map_set(vm, gpa, length, GMEM_MEMORY_PRIVATE);
+		ret = map_save(vm, gpa, length, &before);
+		if (ret == 0)
+			map_set(vm, gpa, length, GMEM_MEMORY_PRIVATE);
 		pthread_mutex_unlock(&vm->attr_lock);
+		if (ret < 0)
+			goto unlock;
 		ret = shared_side_invalidate(b, gpa, length);
 		if (ret < 0) {
 			pthread_mutex_lock(&vm->attr_lock);
-			map_set(vm, gpa, length, GMEM_MEMORY_SHARED);
+			map_restore(vm, gpa, length, &before);
 			pthread_mutex_unlock(&vm->attr_lock);
 			goto unlock;
 		}
 	}
-	ret = set_attributes(vm, gpa, length, to, &done);
+	ret = set_attributes(vm, gpa, length, to, &before, &done);
 	if (to == GMEM_MEMORY_PRIVATE)
 		shared_side_revalidate(b, gpa + done, length - done);
 	else
@@ -225,6 +271,7 @@ GMEM_API int gmem_convert(struct gmem_vm *vm, uint64_t gpa, uint64_t length,
 	}
 unlock:
 	pthread_mutex_unlock(&vm->lock);
+	gmem_extents_free(&before);
 	return ret;
 }
 

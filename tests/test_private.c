@@ -452,6 +452,36 @@ static void partial_conversion_is_recorded(void)
 }
 
 /*
+ * What KVM did not convert goes back to what it was, private parts
+ * included: [1.5, 2) MiB was private before a conversion of [0, 2) MiB
+ * of which KVM did only the first half.
+ */
+static void failed_conversion_keeps_what_was_private(void)
+{
+	struct pvm p;
+	uint64_t run;
+
+	T_SKIP_UNLESS(pvm_start(&p));
+	CHECK_OK(gmem_convert(p.g.vm, AREA + 3 * MIB / 2, MIB / 2,
+			      GMEM_MEMORY_PRIVATE, GMEM_CONVERT_KEEP));
+	split_next = true;
+	CHECK_ERR(gmem_convert(p.g.vm, AREA, 2 * MIB, GMEM_MEMORY_PRIVATE,
+			       GMEM_CONVERT_KEEP), EAGAIN);
+	CHECK(gmem_memory_kind(p.g.vm, AREA, AREA_LEN, &run) ==
+	      GMEM_MEMORY_PRIVATE && run == MIB);
+	CHECK(gmem_memory_kind(p.g.vm, AREA + MIB, AREA_LEN, &run) ==
+	      GMEM_MEMORY_SHARED && run == MIB / 2);
+	CHECK(gmem_memory_kind(p.g.vm, AREA + 3 * MIB / 2, AREA_LEN, &run) ==
+	      GMEM_MEMORY_PRIVATE && run == MIB / 2);
+	/* The guest, through KVM's own attributes, agrees. */
+	GUEST_SEES(&p, AREA, MIB, 0, 0);
+	GUEST_SEES(&p, AREA + MIB, MIB / 2, SEED_SHARED, MIB);
+	GUEST_SEES(&p, AREA + 3 * MIB / 2, MIB / 2, 0, 0);
+	CHECK(guest_memcmd_stop(&p.g) == 0);
+	pvm_stop(&p);
+}
+
+/*
  * A hugetlb shared side is freed only in whole huge pages: a smaller
  * conversion must keep it; a whole page goes back to the pool.
  */
@@ -884,6 +914,7 @@ static const struct t_case cases[] = {
 	T_CASE(bad_two_sided_bindings),
 	T_CASE(bad_conversions),
 	T_CASE(partial_conversion_is_recorded),
+	T_CASE(failed_conversion_keeps_what_was_private),
 	T_CASE(hugetlb_shared_side_frees_whole_pages),
 	T_CASE(figures_by_kind),
 	T_CASE(guest_converts_by_hypercall),
