@@ -350,7 +350,9 @@ int gmem_binding_slot(const struct gmem_binding *binding);
  * restarts the piece it interrupted.  Before each piece the room left in
  * this thread's memory cgroup (or the hugetlb pool and its cgroup) is
  * checked, so a limit gives -ENOMEM with the numbers rather than the
- * cgroup's OOM killer.  Each thread keeps the range's NUMA policy.
+ * cgroup's OOM killer (where /proc and the cgroup files can be read: a
+ * jail without them gets no guard).  Each thread keeps the range's NUMA
+ * policy.
  */
 int gmem_populate(struct gmem_file *file, uint64_t offset, uint64_t length);
 

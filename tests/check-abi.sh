@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # check-abi.sh BUILD - libgmem.so exports exactly the functions gmem.h
-# declares, under the symbol version node and with the soname that gmem.h's
-# version says, and nothing of the library's insides.
+# declares and the version script lists, under the symbol version node and
+# with the soname that gmem.h's version says, and nothing of the library's
+# insides.
 here=$(cd "$(dirname "$0")/.." && pwd)
 so="$1/libgmem.so"
 if ! command -v nm >/dev/null || ! command -v readelf >/dev/null; then
@@ -23,6 +24,17 @@ else
 	echo "$declared" | diff - /tmp/gmem-abi-exp.$$ | sed 's/^/    /'
 	rm -f /tmp/gmem-abi-exp.$$
 fi
+# The version script lists exactly what is exported: a name in the script
+# that no code defines, or an export the script does not name, is a slip.
+listed=$(sed -n 's/^[[:space:]]*\(gmem_[a-z0-9_]*\);.*/\1/p' "$here/src/libgmem.map" | sort -u)
+if [ "$exported" = "$listed" ]; then
+	echo "PASS abi_map_matches_exports: src/libgmem.map names the $(echo "$listed" | wc -l) exports"
+else
+	echo "FAIL abi_map_matches_exports: src/libgmem.map and the exports differ:"
+	echo "$exported" >/tmp/gmem-abi-map.$$
+	echo "$listed" | diff - /tmp/gmem-abi-map.$$ | sed 's/^/    /'
+	rm -f /tmp/gmem-abi-map.$$
+fi
 # Every export carries the node of gmem.h's version, the newest in the map.
 if [ "$(nm -D --defined-only "$so" | awk '$2 == "T"' | grep -vc "@@$node\$")" = 0 ] &&
 	grep -q "^$node {" "$here/src/libgmem.map"; then
@@ -35,7 +47,9 @@ if readelf -d "$so" | grep -q "SONAME.*\[libgmem\.so\.$major\]"; then
 else
 	echo "FAIL abi_soname: soname is not libgmem.so.$major"
 fi
-# Nothing internal leaves: no other global symbol than the API and its node.
-others=$(nm -D --defined-only "$so" | awk '$2 != "A" && $3 !~ /^gmem_/ {print $3}')
+# Nothing internal leaves: no other global symbol (function or data) than
+# the API's functions and its node.
+others=$(nm -D --defined-only "$so" | awk '$2 != "A" {print $3}' | sed 's/@.*//' |
+	sort -u | grep -vxF "$declared")
 [ -z "$others" ] && echo "PASS abi_nothing_internal" ||
 	echo "FAIL abi_nothing_internal: also exported: $(echo "$others" | tr '\n' ' ')"

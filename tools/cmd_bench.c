@@ -26,7 +26,7 @@ static const char *const part_names[PART_COUNT] = {
 static void usage(void)
 {
 	printf("usage: gmemctl bench [--quick] [--only PARTS] [--csv | --json]\n"
-	       "                     [--csv-file FILE]\n"
+	       "                     [--csv-file FILE] [--size SIZE]\n"
 	       "                     [--sizes LIST] [--guest-size SIZE] "
 	       "[--bulk-size SIZE]\n"
 	       "                     [--runs N] [--files N] [--slots N,N] "
