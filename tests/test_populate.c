@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "runner.h"
 
+#define KIB (1ULL << 10)
 #define MIB (1ULL << 20)
 
 static struct gmem_file *make_memfd(uint64_t size)
@@ -205,6 +206,44 @@ static void guest_runs_during_background_populate(void)
 	guest_destroy(&g);
 }
 
+/*
+ * The guest's touches come before the job reaches them, and that is
+ * checked, not assumed: one thread takes the pieces in order, so while
+ * less than half is done the last pages are untouched by the job.  The
+ * guest writes them then; the job, passing over them later, keeps what
+ * it wrote.
+ */
+static void guest_touches_ahead_of_the_job(void)
+{
+	const uint64_t ram = 512 * MIB, at = ram - 64 * KIB;
+	struct guest_config cfg = { .backend = GMEM_BACKEND_AUTO,
+				    .ram_size = ram };
+	struct gmem_populate_args one = { .threads = 1 };
+	struct gmem_file_stats st;
+	struct gmem_populate_job *j;
+	struct guest g;
+	uint64_t done = 0, res;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	CHECK(guest_create(&g, &cfg) == 0);
+	CHECK(guest_memcmd_start(&g) == 0);
+	CHECK_OK(gmem_populate_start(g.ram, 0, ram, &one, &j));
+	CHECK(guest_memcmd(&g, MEMCMD_FILL_PAGES, at, 64 * KIB, 5, 0,
+			   NULL) == 0);
+	CHECK(gmem_populate_poll(j, &done) == 0);
+	if (done >= ram / 2)
+		t_fail(__FILE__, __LINE__, "the job was %llu MiB in when the "
+		       "guest's writes were done: not ahead of it",
+		       (unsigned long long)(done >> 20));
+	CHECK_OK(gmem_populate_wait(j));
+	CHECK(guest_memcmd(&g, MEMCMD_CHECK_PAGES, at, 64 * KIB, 5, 0,
+			   &res) == 0 && res == GUEST_CHECK_OK);
+	CHECK_OK(gmem_file_stats(g.ram, &st));
+	CHECK(st.populated_bytes == ram);
+	CHECK(guest_memcmd_stop(&g) == 0);
+	guest_destroy(&g);
+}
+
 /* KVM faults of a guest's first pass over 16 MiB, with or without pre-fault. */
 static int first_pass_faults(bool prefault, uint64_t *faults)
 {
@@ -278,6 +317,7 @@ static const struct t_case cases[] = {
 	T_CASE(background_job_cancels),
 	T_CASE(background_job_reports_errors),
 	T_CASE(guest_runs_during_background_populate),
+	T_CASE(guest_touches_ahead_of_the_job),
 	T_CASE(prefault_removes_first_touch_faults),
 };
 T_MAIN(cases)
