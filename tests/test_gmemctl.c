@@ -186,6 +186,13 @@ static void bench_quick_runs_and_parses(void)
 	CHECK(strstr(t_out, "\"part\": \"discard\""));
 	CHECK(strstr(t_out, "\"part\": \"scale\""));
 	CHECK(strstr(t_out, "\"part\": \"overhead\""));
+	/* Guests that start at once: a guest on each way, or why not. */
+	if (access("/dev/kvm", R_OK | W_OK) == 0)
+		CHECK(strstr(t_out, "\"method\": \"background_first\"") &&
+		      strstr(t_out, "\"method\": \"blocking_backed\"") &&
+		      strstr(t_out, "when the guest ran"));
+	else
+		CHECK(strstr(t_out, "no KVM here"));
 	CHECK(strstr(t_out, "\"targets\": ["));
 	CHECK(t_gmemctl(csv) == 0);
 	CHECK(csv_parses(t_out, &rows));

@@ -19,6 +19,7 @@ enum bench_part {
 	PART_FAULTS,		/* KVM's faults on a guest's first pass */
 	PART_DISCARD,		/* discard throughput against raw punch */
 	PART_LATENCY,		/* until a guest reads zero */
+	PART_START,		/* guests that start at once */
 	PART_SCALE,		/* stats, many files, many memslots */
 	PART_OVERHEAD,		/* each call against its raw syscalls */
 	PART_COUNT
@@ -145,6 +146,7 @@ int raw_guest_memfd(int vm_fd, uint64_t size);
 void bench_ready(struct bench *b);
 void bench_faults(struct bench *b);
 void bench_latency(struct bench *b);
+void bench_start(struct bench *b);
 void bench_discard(struct bench *b);
 void bench_scale(struct bench *b);
 void bench_overhead(struct bench *b);

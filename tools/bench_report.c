@@ -50,6 +50,12 @@ static const struct part_desc parts[PART_COUNT] = {
 		"guest reads it right after the call returns.",
 		C_BACKEND | C_SIZE | C_COUNT | C_WHAT | C_PERCALL | C_MAX |
 		C_RATIO | C_NOTE, "range", "times", "time / raw" },
+	[PART_START] = { "start", "Guests that start at once",
+		"From a VM whose RAM file exists: until its guest runs (its "
+		"first exit), and until all its RAM is backed. Host times; "
+		"methods interleaved, medians.",
+		C_BACKEND | C_SIZE | C_COUNT | C_WHAT | C_SECONDS | C_MAX |
+		C_RATIO | C_NOTE, "guest RAM", "runs", "time / blocking" },
 	[PART_SCALE] = { "scale", "Scale",
 		"Stats on sparse files and over many files, create/close "
 		"beside a stats loop, memslots by the thousand.",

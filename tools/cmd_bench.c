@@ -20,6 +20,7 @@
 static const char *const part_names[PART_COUNT] = {
 	[PART_READY] = "ready", [PART_FAULTS] = "faults",
 	[PART_DISCARD] = "discard", [PART_LATENCY] = "latency",
+	[PART_START] = "start",
 	[PART_SCALE] = "scale", [PART_OVERHEAD] = "overhead",
 };
 
@@ -36,14 +37,16 @@ static void usage(void)
 	       "Measure, side by side in one run: making memory ready by "
 	       "each method\n(ready), KVM's faults on a guest's first pass "
 	       "(faults), discard\nthroughput (discard) and latency "
-	       "(latency), stats and memslots at scale\n(scale), and each "
+	       "(latency), how soon a guest runs and is\nfully backed "
+	       "(start), stats and memslots at scale (scale), and each\n"
 	       "call against its raw syscalls (overhead).  Prints a\n"
 	       "markdown report with the targets judged, or CSV or JSON.\n\n"
 	       "  --quick        tiny sizes and one run: seconds, for CI\n"
 	       "  --only PARTS   comma-separated parts (default: all)\n"
 	       "  --csv-file F   also write the CSV to F (plots and tables "
 	       "of one run)\n"
-	       "  --sizes LIST   ready part sizes (default 1G,4G)\n"
+	       "  --sizes LIST   ready part sizes (default 1G,4G); the "
+	       "first is the start\n                 part's guest RAM\n"
 	       "  --guest-size   guest RAM of the faults part (default 256M)\n"
 	       "  --bulk-size    file size for discard and overhead (1G)\n"
 	       "  --runs N       interleaved repetitions, medians (3)\n"
@@ -199,7 +202,8 @@ static int parse(int argc, char **argv, struct bench *b, const char **plot,
 			if (parse_parts(optarg, &o->parts) < 0)
 				return usage_error("bench", "--only takes parts "
 						   "from ready,faults,discard,"
-						   "latency,scale,overhead");
+						   "latency,start,scale,"
+						   "overhead");
 			break;
 		case 'c':
 			o->format = FMT_CSV;
@@ -322,6 +326,7 @@ int cmd_bench(int argc, char **argv)
 	static void (*const run[PART_COUNT])(struct bench *) = {
 		[PART_READY] = bench_ready, [PART_FAULTS] = bench_faults,
 		[PART_DISCARD] = bench_discard, [PART_LATENCY] = bench_latency,
+		[PART_START] = bench_start,
 		[PART_SCALE] = bench_scale, [PART_OVERHEAD] = bench_overhead,
 	};
 	const char *plot = NULL, *plot_dir = ".";
