@@ -81,7 +81,7 @@ GMEM_API int gmem_file_stats(struct gmem_file *file,
 			     struct gmem_file_stats *out)
 {
 	unsigned int nodes = gmem_facts()->nr_node_ids;
-	struct gmem_usage u;
+	struct gmem_usage u = { 0 };
 
 	gmem_error_clear();
 	if (!file || !out)
@@ -111,8 +111,7 @@ GMEM_API int gmem_file_stats(struct gmem_file *file,
 		out->private_bytes = u.resident;
 	else
 		out->shared_bytes = u.resident;
-	if (file->ops->id == GMEM_BACKEND_HUGETLB)
-		out->hugepages = u.resident / file->page_size;
+	out->hugepages = u.hugepages;
 	return 0;
 }
 

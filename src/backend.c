@@ -23,15 +23,15 @@ const struct gmem_backend_ops *gmem_backend_ops(enum gmem_backend id)
 }
 
 /*
- * The first backend usable with these args, skipping hugetlb: its pool is
- * an operator's decision, never a silent default.  A backend that says no
- * leaves its reason, so the last one is what a failure reports.
+ * The first backend usable with these args among those AUTO may pick.  A
+ * backend that says no leaves its reason, so the last one is what a
+ * failure reports.
  */
 const struct gmem_backend_ops *gmem_backend_choose(
 	const struct gmem_file_args *a)
 {
 	for (size_t i = 0; i < NR_BACKENDS; i++) {
-		if (backends[i]->id == GMEM_BACKEND_HUGETLB)
+		if (!backends[i]->auto_choice)
 			continue;
 		if (backends[i]->check(a) == 0) {
 			gmem_error_clear();

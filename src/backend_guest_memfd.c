@@ -356,6 +356,8 @@ static int gmfd_check_bind(const struct gmem_file *f, uint64_t off,
 const struct gmem_backend_ops gmem_backend_guest_memfd = {
 	.id = GMEM_BACKEND_GUEST_MEMFD,
 	.name = "guest_memfd",
+	.auto_choice = true,
+	.belongs_to_vm = true,
 	.check = gmfd_check,
 	.page_size = gmfd_page_size,
 	.create = gmfd_create,

@@ -141,6 +141,7 @@ static int huge_usage(struct gmem_file *f, struct gmem_usage *u)
 		return ret;
 	u->resident = h.resident;
 	u->touched = h.touched;
+	u->hugepages = h.resident / f->page_size;
 	return 0;
 }
 

@@ -325,6 +325,7 @@ static int memfd_import(struct gmem_file *f, const struct gmem_import_args *a)
 const struct gmem_backend_ops gmem_backend_memfd = {
 	.id = GMEM_BACKEND_MEMFD,
 	.name = "memfd",
+	.auto_choice = true,
 	.check = memfd_check,
 	.page_size = memfd_page_size,
 	.create = memfd_create_file,

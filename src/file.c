@@ -98,7 +98,7 @@ static struct gmem_file *new_file(const struct gmem_backend_ops *ops,
 static void publish(struct gmem_file *f, struct gmem_vm *vm,
 		    struct gmem_file **out)
 {
-	if (f->ops->id == GMEM_BACKEND_GUEST_MEMFD) {
+	if (f->ops->belongs_to_vm) {
 		f->owner = vm;
 		gmem_vm_get(vm);
 	}

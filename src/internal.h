@@ -143,6 +143,7 @@ void gmem_intervals_remove(struct gmem_intervals *ix, struct gmem_interval *iv);
 struct gmem_usage {
 	uint64_t resident;		/* bytes the file holds */
 	uint64_t touched;		/* bytes used through mappings, or UNKNOWN */
+	uint64_t hugepages;		/* hugetlb pages held; 0 elsewhere */
 };
 
 /* Where a policy stored in the file takes effect (numa_reach op). */
@@ -157,6 +158,11 @@ struct gmem_usage {
 struct gmem_backend_ops {
 	enum gmem_backend id;
 	const char *name;
+	/* GMEM_BACKEND_AUTO may pick it (not hugetlb: its pool is the
+	 * operator's to give, never a silent default). */
+	bool auto_choice;
+	/* A file of this kind belongs to args.vm and holds it (guest_memfd). */
+	bool belongs_to_vm;
 	/* 0 if these args can make a file of this backend, else -errno. */
 	int (*check)(const struct gmem_file_args *args);
 	/* Page size the file will use (sizes and ranges align to it). */
