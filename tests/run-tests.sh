@@ -23,10 +23,10 @@ log=$(mktemp)
 trap 'rm -f "$log" "$log.abi" "$log.man"' EXIT
 
 # Where this host has KVM: programs that also run in the emulated machine
-# (it has two NUMA nodes), and programs that run only there (no host here
-# has private memory, an IOMMU with a DMA device, or a KVM that boots
-# Linux).
-VM_PROGRAMS=${GMEM_VM_PROGRAMS-"test_numa test_populate test_devproc"}
+# (it has two NUMA nodes, and a KVM that counts its faults: PROGRAM:CASE
+# runs one case), and programs that run only there (no host here has
+# private memory, an IOMMU with a DMA device, or a KVM that boots Linux).
+VM_PROGRAMS=${GMEM_VM_PROGRAMS-"test_numa test_populate test_devproc test_guest:huge_backing_means_fewer_faults"}
 VM_ONLY_PROGRAMS=${GMEM_VM_ONLY_PROGRAMS-"test_private test_dma"}
 
 # The test programs, filtered by GMEM_TEST_ONLY.
@@ -74,9 +74,11 @@ run_in_vm() { # LABEL PROGRAM...
 	"$here/vm/run-in-vm.sh" "$build" -- sh -c "
 		PATH=/usr/bin:\$PATH
 		for t in $*; do
+			prog=\${t%%:*}
+			one=\${t#\$prog}
 			echo \"== \$t ($label)\"
 			t0=\$(date +%s)
-			timeout 900 ${GMEM_TEST_WRAP:-} ./tests/\$t 2>&1
+			timeout 900 ${GMEM_TEST_WRAP:-} ./tests/\$prog \${one#:} 2>&1
 			echo \"== status \$t \$? \$((\$(date +%s) - t0))\"
 		done"
 	rc=$?
@@ -100,7 +102,9 @@ if [ "${GMEM_TEST_VM:-auto}" != all ] &&
 			fi ;;
 		*)
 			here_list="$here_list $p"
-			case " $VM_PROGRAMS " in *" $p "*) vm="$vm $p" ;; esac ;;
+			for v in $VM_PROGRAMS; do
+				case $v in "$p" | "$p":*) vm="$vm $v" ;; esac
+			done ;;
 		esac
 	done
 	# shellcheck disable=SC2086
