@@ -523,7 +523,8 @@ int gmem_numa_bind_thread(const struct gmem_numa_policy *policy);
  * Ask the kernel where the pages of [offset, offset + length) are: add the
  * bytes on node n to bytes_per_node[n] (GMEM_MAX_NUMA_NODES entries).
  * Only pages mapped in this process's host mapping can be seen; returns
- * the number of bytes found.
+ * the number of bytes found, on any node: more than the array's sum when
+ * some are on nodes from GMEM_MAX_NUMA_NODES up.
  */
 int64_t gmem_file_query_nodes(struct gmem_file *file, uint64_t offset,
 			      uint64_t length, uint64_t *bytes_per_node);

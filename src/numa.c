@@ -399,9 +399,11 @@ GMEM_API int64_t gmem_file_query_nodes(struct gmem_file *f, uint64_t off,
 			return gmem_fail(errno, "numa: move_pages: %s",
 					 strerror(errno));
 		for (unsigned long i = 0; i < n; i++) {
-			if (status[i] < 0 || status[i] >= GMEM_MAX_NUMA_NODES)
+			if (status[i] < 0)
 				continue;	/* not mapped here */
-			bytes_per_node[status[i]] += step;
+			/* Found either way: the array has no slot past it. */
+			if (status[i] < GMEM_MAX_NUMA_NODES)
+				bytes_per_node[status[i]] += step;
 			found += step;
 		}
 	}
