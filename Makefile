@@ -50,6 +50,10 @@ DOCDIR ?= $(PREFIX)/share/doc/gmem
 LIB_SRC := $(wildcard src/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A := $(BUILD)/libgmem.a
+# The same objects with their insides visible, for the tests that reach in
+# (and wrap the library's syscalls): never installed.
+LIB_INTERNAL_A := $(BUILD)/libgmem-internal.a
+OBJCOPY ?= objcopy
 LIB_SO := $(BUILD)/libgmem.so.$(SO_VERSION)
 
 # Guest programs: freestanding 64-bit code linked at a fixed address.
@@ -84,7 +88,16 @@ $(BUILD)/src/%.o: src/%.c include/gmem.h $(wildcard src/*.h)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
+# One object whose hidden symbols are made local: a static link sees the
+# API and nothing of the insides, as a link with libgmem.so does.
 $(LIB_A): $(LIB_OBJ)
+	$(Q)rm -f $@ $(BUILD)/libgmem-all.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -r -nostdlib -o $(BUILD)/libgmem-all.o $^
+	$(Q)$(OBJCOPY) --localize-hidden $(BUILD)/libgmem-all.o
+	$(Q)$(AR) rcs $@ $(BUILD)/libgmem-all.o
+
+$(LIB_INTERNAL_A): $(LIB_OBJ)
 	$(Q)rm -f $@
 	@echo "  LD      $@"
 	$(Q)$(AR) rcs $@ $^
@@ -190,23 +203,23 @@ $(BUILD)/tests/%.o: tests/%.c tests/harness.h runner/runner.h include/gmem.h \
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -Irunner -Iguest -Itests -Isrc -c $< -o $@
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A)
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_INTERNAL_A)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A) $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_INTERNAL_A) $(LDLIBS)
 
 # test_faults makes the library's calls fail in turn, by the linker's
 # --wrap: the library carries no test hooks.
 FAULT_WRAPS := ioctl fallocate mmap memfd_create ftruncate madvise calloc \
 	realloc fcntl syscall
-$(BUILD)/tests/test_faults: $(BUILD)/tests/test_faults.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A)
+$(BUILD)/tests/test_faults: $(BUILD)/tests/test_faults.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_INTERNAL_A)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A) \
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_INTERNAL_A) \
 		$(foreach w,$(FAULT_WRAPS),-Wl,--wrap=$(w)) $(LDLIBS)
 
 # test_private splits one conversion by hand (--wrap=ioctl).
-$(BUILD)/tests/test_private: $(BUILD)/tests/test_private.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A)
+$(BUILD)/tests/test_private: $(BUILD)/tests/test_private.o $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_INTERNAL_A)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_A) \
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(RUNNER_OBJ) $(LIB_INTERNAL_A) \
 		-Wl,--wrap=ioctl $(LDLIBS)
 
 check: all

@@ -3,7 +3,7 @@
 # check-abi.sh BUILD - libgmem.so exports exactly the functions gmem.h
 # declares and the version script lists, under the symbol version node and
 # with the soname that gmem.h's version says, and nothing of the library's
-# insides.
+# insides; libgmem.a offers a static link the same functions and no more.
 here=$(cd "$(dirname "$0")/.." && pwd)
 so="$1/libgmem.so"
 if ! command -v nm >/dev/null || ! command -v readelf >/dev/null; then
@@ -46,6 +46,17 @@ if readelf -d "$so" | grep -q "SONAME.*\[libgmem\.so\.$major\]"; then
 	echo "PASS abi_soname: libgmem.so.$major"
 else
 	echo "FAIL abi_soname: soname is not libgmem.so.$major"
+fi
+# The static library too: a static link sees the same API and no insides.
+archive="$1/libgmem.a"
+static=$(nm --defined-only "$archive" 2>/dev/null | awk 'NF == 3 && $2 ~ /^[A-Z]$/ {print $3}' | sort -u)
+if [ -n "$static" ] && [ "$static" = "$exported" ]; then
+	echo "PASS abi_static_same_api: libgmem.a defines the $(echo "$static" | wc -l) API functions and nothing else"
+else
+	echo "FAIL abi_static_same_api: libgmem.a's global symbols differ from libgmem.so's exports:"
+	echo "$exported" >/tmp/gmem-abi-static.$$
+	echo "$static" | diff /tmp/gmem-abi-static.$$ - | sed 's/^/    /' | head -20
+	rm -f /tmp/gmem-abi-static.$$
 fi
 # Nothing internal leaves: no other global symbol (function or data) than
 # the API's functions and its node.
