@@ -44,6 +44,25 @@ else
 	echo "FAIL install_consumer: status $rc, library '$lib': $out"
 fi
 
+# The same program linked statically (pkg-config --static): it runs with
+# no libgmem.so to be found, and nothing of the library's insides clashes
+# with a program's own names.
+# shellcheck disable=SC2086
+if cc -o "$tmp/consumer-static" "$here/tests/consumer/consumer.c" \
+	$(pkg-config --cflags gmem) "$prefix/lib/libgmem.a" \
+	$(pkg-config --static --libs-only-l gmem | sed 's/-lgmem//') \
+	2>"$tmp/cc-static.log"; then
+	out=$("$tmp/consumer-static")
+	rc=$?
+	if [ "$rc" = 0 ] && ! ldd "$tmp/consumer-static" | grep -q libgmem; then
+		echo "PASS install_static_consumer: runs from libgmem.a: $(echo "$out" | tr '\n' ';')"
+	else
+		echo "FAIL install_static_consumer: status $rc: $out"
+	fi
+else
+	echo "FAIL install_static_consumer: linking libgmem.a: $(head -n 3 "$tmp/cc-static.log")"
+fi
+
 # Each installed page renders; from the top of the tree, as man itself
 # reads them, so that ".so man3/page.3" links resolve.
 if ! command -v man >/dev/null; then
