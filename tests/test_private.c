@@ -7,10 +7,12 @@
  * figures by kind, and that the host never sees private bytes.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -238,6 +240,29 @@ static void guest_sees_each_side_by_attribute(void)
 	pvm_stop(&p);
 }
 
+/* Does any mapping of this process show the file fd?  (By inode.) */
+static bool mapped_anywhere(int fd)
+{
+	char line[512];
+	struct stat st;
+	bool found = false;
+	FILE *maps;
+
+	if (fstat(fd, &st) < 0 || !(maps = fopen("/proc/self/maps", "re")))
+		return true;	/* cannot tell: count it as seen */
+	while (!found && fgets(line, sizeof(line), maps)) {
+		unsigned int major, minor;
+		unsigned long inode;
+
+		if (sscanf(line, "%*s %*s %*s %x:%x %lu", &major, &minor,
+			   &inode) == 3 && inode == st.st_ino &&
+		    makedev(major, minor) == st.st_dev)
+			found = true;
+	}
+	fclose(maps);
+	return found;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -261,6 +286,10 @@ static void host_never_sees_private_bytes(void)
 
 	T_SKIP_UNLESS(pvm_start(&p));
 	CHECK(gmem_file_host_addr(p.private) == NULL);
+	/* The private file is in no mapping of the process at all, while
+	 * the shared one is (so the search can find one). */
+	CHECK(mapped_anywhere(gmem_file_fd(p.shared)));
+	CHECK(!mapped_anywhere(gmem_file_fd(p.private)));
 	{
 		void *addr = &p;
 
@@ -295,6 +324,7 @@ static void host_never_sees_private_bytes(void)
 	free(secret);
 	MEMCMD(&p, MEMCMD_CHECK_PAGES, AREA, AREA_LEN, seed, 0, &res);
 	CHECK(res == GUEST_CHECK_OK);
+	CHECK(!mapped_anywhere(gmem_file_fd(p.private)));
 	CHECK(guest_memcmd_stop(&p.g) == 0);
 	pvm_stop(&p);
 }
