@@ -261,7 +261,8 @@ include devices/devices.mk tests/fuzz/fuzz.mk
 # The bench's figures: tables in $(BUILD)/bench.md and PNGs in docs/, from
 # one run (as root it grows the hugetlb pool it needs, and shrinks it
 # after).  KVM's fault counts come from the emulated machine, whose KVM
-# counts them and has KVM_PRE_FAULT_MEMORY (BENCH_VM=0 skips that run).
+# counts them and has KVM_PRE_FAULT_MEMORY, with a 1 GiB page reserved at
+# its boot for the hugetlb 1G rows (BENCH_VM=0 skips that run).
 # gnuplot-nox comes from Debian if missing.
 BENCH_VM ?= 1
 .PHONY: bench-plots
@@ -272,6 +273,7 @@ bench-plots: $(GMEMCTL)
 		> $(BUILD)/bench.md
 	$(GMEMCTL) bench --plot $(BUILD)/bench.csv --plot-dir docs | gnuplot
 	@if [ "$(BENCH_VM)" = 1 ]; then \
+		GMEM_VM_MEM=6G GMEM_VM_APPEND="hugepagesz=1G hugepages=1" \
 		tests/vm/run-in-vm.sh $(BUILD) -- ./gmemctl bench --only faults \
 			--grow-pool --csv > $(BUILD)/bench-vm.csv && \
 		$(GMEMCTL) bench --plot $(BUILD)/bench-vm.csv --plot-dir docs | \

@@ -31,8 +31,9 @@ static const char *const walk_what[W_COUNT] = {
 	"gmem_populate + gmem_prefault",
 };
 
-static int guest_config(struct bench *b, enum gmem_backend be, uint64_t size,
-			struct guest_config *cfg)
+/* A guest of size on backend be; hugetlb in pages of huge (2 MiB if 0). */
+static void guest_config(enum gmem_backend be, uint64_t huge, uint64_t size,
+			 struct guest_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->backend = be;
@@ -41,9 +42,7 @@ static int guest_config(struct bench *b, enum gmem_backend be, uint64_t size,
 	if (cfg->map_gib < 1)
 		cfg->map_gib = 1;
 	if (be == GMEM_BACKEND_HUGETLB)
-		cfg->page_size = 2 * MIB;
-	(void)b;
-	return 0;
+		cfg->page_size = huge ? huge : 2 * MIB;
 }
 
 static void kvm_counts(struct guest *g, struct bench_row *r)
@@ -62,17 +61,17 @@ static void kvm_counts(struct guest *g, struct bench_row *r)
  * Make a guest's RAM ready by method m, then let the guest write one byte
  * per 4 KiB over everything after its boot region, and count.
  */
-static int walk(struct bench *b, enum gmem_backend be, enum walk_method m,
-		struct bench_row *r, char *why, size_t len)
+static int walk(enum gmem_backend be, uint64_t huge, uint64_t size,
+		enum walk_method m, struct bench_row *r, char *why, size_t len)
 {
 	struct gmem_populate_args pa = { .flags = GMEM_POPULATE_NO_ZERO };
-	uint64_t size = b->o.guest_size, data = size - GUEST_BOOT_SIZE;
+	uint64_t data = size - GUEST_BOOT_SIZE;
 	uint64_t before = 0, after = 0, n;
 	struct guest_config cfg;
 	struct guest g;
 	int ret = 0;
 
-	guest_config(b, be, size, &cfg);
+	guest_config(be, huge, size, &cfg);
 	if (guest_create(&g, &cfg) < 0) {
 		snprintf(why, len, "%s", g.error);
 		return -1;
@@ -121,6 +120,40 @@ out:
 	return ret < 0 ? -1 : 0;
 }
 
+/*
+ * hugetlb 1 GiB, where a page is free (they are reserved at boot, as in
+ * the emulated machine, never grown here): a 1 GiB guest, one page.
+ */
+static void faults_1g(struct bench *b)
+{
+	static const enum walk_method ms[] = { W_LAZY, W_POPULATE,
+					       W_PREFAULT };
+	uint64_t free_pages = 0;
+	char why[256];
+
+	for (unsigned int i = 0; i < b->host.nr_hugepage_sizes; i++)
+		if (b->host.hugepages[i].page_size == GIB)
+			free_pages = b->host.hugepages[i].free;
+	if (free_pages < 1) {
+		bench_skip(b, PART_FAULTS, "hugetlb 1G", GIB, "no free 1 GiB "
+			   "page (reserve one at boot: hugepagesz=1G "
+			   "hugepages=1)");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		struct bench_row *r = bench_add(b, PART_FAULTS, "hugetlb 1G",
+						GIB, walk_key[ms[i]], "%s",
+						walk_what[ms[i]]);
+
+		if (walk(GMEM_BACKEND_HUGETLB, GIB, GIB, ms[i], r, why,
+			 sizeof(why)) < 0) {
+			b->nrows--;
+			bench_skip(b, PART_FAULTS, "hugetlb 1G", GIB, "%s", why);
+			return;
+		}
+	}
+}
+
 void bench_faults(struct bench *b)
 {
 	static const enum gmem_backend backends[] = {
@@ -151,7 +184,7 @@ void bench_faults(struct bench *b)
 							walk_key[m], "%s",
 							walk_what[m]);
 
-			if (walk(b, be, (enum walk_method)m, r, why,
+			if (walk(be, 0, size, (enum walk_method)m, r, why,
 				 sizeof(why)) < 0) {
 				b->nrows--;
 				bench_skip(b, PART_FAULTS, n, size, "%s", why);
@@ -181,6 +214,7 @@ void bench_faults(struct bench *b)
 		if (be == GMEM_BACKEND_HUGETLB)
 			bench_pool_put();
 	}
+	faults_1g(b);
 }
 
 /* ---- latency until a guest reads zero ---- */
@@ -202,7 +236,7 @@ static void latency_on(struct bench *b, enum gmem_backend be)
 		bench_skip(b, PART_LATENCY, n, 0, "%s", why);
 		return;
 	}
-	guest_config(b, be, size, &cfg);
+	guest_config(be, 0, size, &cfg);
 	if (guest_create(&g, &cfg) < 0 || gmem_populate(g.ram, 0, size) < 0 ||
 	    guest_memcmd_start(&g) < 0) {
 		bench_skip(b, PART_LATENCY, n, 0, "%s %s", g.error,
