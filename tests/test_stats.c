@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -460,7 +461,55 @@ static void exporter_blocks_signals(void)
 	CHECK(found);
 }
 
+/* Heap in use by this process (glibc's own count). */
+static uint64_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+/*
+ * The books cost what is populated, not what the file could hold: a
+ * sparse 1 TiB file takes next to no heap (a byte per page would be
+ * 256 MiB), 64 scattered pages a few KiB, and discarding them gives it
+ * back.  The figures meanwhile match the kernel's.
+ */
+static void books_grow_with_use_not_size(void)
+{
+	struct gmem_file_args a = { .size = 1ULL << 40,
+				    .backend = GMEM_BACKEND_MEMFD };
+	uint64_t base, created, used;
+	struct gmem_file_stats st;
+	struct gmem_file *f;
+	struct stat sb;
+
+	base = heap_in_use();
+	CHECK_OK(gmem_file_create(&a, &f));
+	created = heap_in_use();
+	CHECK(created - base < 256 * 1024);
+	for (uint64_t i = 0; i < 64; i++)
+		CHECK_OK(gmem_populate(f, i * (16ULL << 30), 4096));
+	used = heap_in_use();
+	CHECK(used - created < 64 * 1024);
+	CHECK_OK(gmem_file_stats(f, &st));
+	CHECK(fstat(gmem_file_fd(f), &sb) == 0);
+	CHECK(st.populated_bytes == 64 * 4096);
+	CHECK((uint64_t)sb.st_blocks * 512 == st.populated_bytes);
+	for (uint64_t i = 0; i < 64; i++)
+		CHECK_OK(gmem_discard(f, i * (16ULL << 30), 4096));
+	CHECK(heap_in_use() <= used);
+	CHECK_OK(gmem_file_stats(f, &st));
+	CHECK(st.populated_bytes == 0);
+	printf("# 1 TiB sparse memfd: %llu bytes of heap for the handle, "
+	       "%llu more for 64 scattered pages\n",
+	       (unsigned long long)(created - base),
+	       (unsigned long long)(used - created));
+	CHECK_OK(gmem_file_close(f));
+}
+
 static const struct t_case cases[] = {
+	T_CASE(books_grow_with_use_not_size),
 	T_CASE(memfd_figures_match_the_kernel),
 	T_CASE(hugetlb_figures_match_the_pool),
 	T_CASE(totals_add_up_by_backend),
