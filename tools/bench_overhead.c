@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -104,6 +106,42 @@ static double create_guest_memfd(struct ov *o, bool lib)
 		sum += now_seconds() - t;
 	}
 	return sum;
+}
+
+/* A memfd the caller already has, taken as a gmem file, and let go. */
+static double import_memfd(struct ov *o, bool lib)
+{
+	struct gmem_import_args a = { .fd = gmem_file_fd(o->f) };
+	double t = now_seconds();
+
+	for (int i = 0; i < o->calls; i++) {
+		struct gmem_file *f;
+		struct statfs sfs;
+		struct stat st;
+		void *p;
+		int fd;
+
+		if (lib) {
+			if (gmem_file_import(&a, &f) < 0)
+				return -1;
+			gmem_file_close(f);
+			continue;
+		}
+		/* What the library does: ask what it is, keep a duplicate,
+		 * map it. */
+		if (fstatfs(a.fd, &sfs) < 0 || fstat(a.fd, &st) < 0)
+			return -1;
+		fd = fcntl(a.fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			return -1;
+		munmap(p, (size_t)st.st_size);
+		close(fd);
+	}
+	return now_seconds() - t;
 }
 
 static double bind_unbind(struct ov *o, bool lib)
@@ -242,6 +280,9 @@ static const struct pair pairs[] = {
 	{ "create_close", "gmem_file_create + close", "KVM_CREATE_GUEST_MEMFD, "
 	  "FD_CLOEXEC, mmap; munmap, close", GMEM_BACKEND_GUEST_MEMFD,
 	  2 * MIB, 0, create_guest_memfd, true, 1, false },
+	{ "import_close", "gmem_file_import + close", "fstatfs, fstat, "
+	  "F_DUPFD_CLOEXEC, mmap; munmap, close", GMEM_BACKEND_MEMFD, 2 * MIB,
+	  0, import_memfd, false, 2 * MIB, false },
 	{ "bind_unbind", "gmem_bind + gmem_unbind", "KVM_SET_USER_MEMORY_REGION2"
 	  " add, delete", GMEM_BACKEND_MEMFD, 2 * MIB, 0, bind_unbind, true,
 	  2 * MIB, false },
