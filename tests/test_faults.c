@@ -460,18 +460,37 @@ static int do_discard(void *ctx)
 	return gmem_discard(o->f, o->off, o->len);
 }
 
-/* The books agree with the kernel (st_blocks) after every failure. */
+/*
+ * What the kernel holds of f: st_blocks for memfd and hugetlbfs; guest_memfd
+ * keeps st_blocks at 0, so its page cache, asked directly (not through the
+ * wrapper, which may be playing a kernel without cachestat).
+ */
+static uint64_t kernel_bytes(struct gmem_file *f)
+{
+	struct { uint64_t off, len; } range = { 0, gmem_file_size(f) };
+	uint64_t cs[5] = { 0 };
+	struct stat sb;
+
+	if (gmem_file_backend(f) == GMEM_BACKEND_GUEST_MEMFD)
+		return __real_syscall(451, gmem_file_fd(f), (long)&range,
+				      (long)cs, 0, 0, 0) < 0 ? ~0ULL
+							    : cs[0] * 4096;
+	return fstat(gmem_file_fd(f), &sb) < 0 ? ~0ULL
+					      : (uint64_t)sb.st_blocks * 512;
+}
+
+/* The books agree with the kernel after every failure. */
 static void books_match_blocks(struct gmem_file *f)
 {
 	struct gmem_file_stats st;
-	struct stat sb;
+	uint64_t held = kernel_bytes(f);
 
 	CHECK_OK(gmem_file_stats(f, &st));
-	CHECK(fstat(gmem_file_fd(f), &sb) == 0);
-	if ((uint64_t)sb.st_blocks * 512 != st.populated_bytes)
-		t_fail(__FILE__, __LINE__, "after a failure at %s: %llu bytes "
-		       "in blocks, %llu in the books", fi.name,
-		       (unsigned long long)sb.st_blocks * 512,
+	if (held != st.populated_bytes)
+		t_fail(__FILE__, __LINE__, "%s: after a failure at %s: the "
+		       "kernel holds %llu bytes, the books say %llu",
+		       gmem_backend_name(gmem_file_backend(f)), fi.name,
+		       (unsigned long long)held,
 		       (unsigned long long)st.populated_bytes);
 }
 
@@ -485,10 +504,12 @@ static void books_match_blocks(struct gmem_file *f)
  * kernel with or without cachestat(), one thread so the n-th call is
  * always the same one.
  */
-static void populate_and_discard_fail(bool with_cachestat, bool ready)
+static void populate_and_discard_fail(enum gmem_backend backend,
+				      struct gmem_vm *vm, bool with_cachestat,
+				      bool ready)
 {
-	struct gmem_file_args a = { .size = 64 * MIB,
-				    .backend = GMEM_BACKEND_MEMFD };
+	struct gmem_file_args a = { .size = 64 * MIB, .backend = backend,
+				    .vm = vm };
 	struct gmem_populate_args pa = { .threads = 1 };
 	struct range_op o = { 0 };
 	struct gmem_file_stats st;
@@ -540,7 +561,27 @@ static void populate_and_discard_fail_cleanly(void)
 {
 	/* And on a kernel without cachestat() (Linux 6.5), or in valgrind. */
 	for (int i = 0; i < 4 && !t_failed(); i++)
-		populate_and_discard_fail(i & 1, i & 2);
+		populate_and_discard_fail(GMEM_BACKEND_MEMFD, NULL, i & 1,
+					  i & 2);
+}
+
+/* The same on hugetlb (its pool's pages) and on guest_memfd. */
+static void populate_and_discard_fail_hugetlb(void)
+{
+	T_SKIP_UNLESS(t_hugepool_set(2 * MIB, 32));
+	populate_and_discard_fail(GMEM_BACKEND_HUGETLB, NULL, true, true);
+}
+
+static void populate_and_discard_fail_guest_memfd(void)
+{
+	struct gmem_vm *vm;
+
+	T_SKIP_UNLESS(t_need_guest_memfd_mmap());
+	CHECK_OK(gmem_vm_create(&vm));
+	for (int i = 0; i < 4 && !t_failed(); i++)
+		populate_and_discard_fail(GMEM_BACKEND_GUEST_MEMFD, vm, i & 1,
+					  i & 2);
+	CHECK_OK(gmem_vm_close(vm));
 }
 
 /* Making a file never creates a KVM VM behind the caller's back (a VMM
@@ -845,6 +886,8 @@ static const struct t_case cases[] = {
 	T_CASE(failed_memslot_delete_keeps_the_binding),
 	T_CASE(vm_close_out_of_memory),
 	T_CASE(populate_and_discard_fail_cleanly),
+	T_CASE(populate_and_discard_fail_hugetlb),
+	T_CASE(populate_and_discard_fail_guest_memfd),
 	T_CASE(no_hidden_vm_creation),
 	T_CASE(no_numa_in_the_kernel),
 	T_CASE(interrupted_piece_is_retried),
