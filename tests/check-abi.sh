@@ -14,27 +14,28 @@ part() { sed -n "s/^#define GMEM_VERSION_$1 *\([0-9]*\)$/\1/p" "$here/include/gm
 major=$(part MAJOR) minor=$(part MINOR)
 node="GMEM_$major.$minor"
 
+# same NAME WANT GOT PASS-TEXT FAIL-TEXT: two sorted lists must be equal.
+same() {
+	if [ -n "$3" ] && [ "$2" = "$3" ]; then
+		echo "PASS $1: $4"
+	else
+		echo "FAIL $1: $5:"
+		echo "$2" >/tmp/gmem-abi.$$
+		echo "$3" | diff /tmp/gmem-abi.$$ - | sed 's/^/    /' | head -20
+		rm -f /tmp/gmem-abi.$$
+	fi
+}
+
 exported=$(nm -D --defined-only "$so" | awk '$2 == "T" {print $3}' | sed 's/@.*//' | sort -u)
 declared=$(grep -oE '\bgmem_[a-z0-9_]+\(' "$here/include/gmem.h" | tr -d '(' | sort -u)
-if [ "$exported" = "$declared" ]; then
-	echo "PASS abi_exports_match_header: $(echo "$exported" | wc -l) functions"
-else
-	echo "FAIL abi_exports_match_header: differs from gmem.h:"
-	echo "$exported" >/tmp/gmem-abi-exp.$$
-	echo "$declared" | diff - /tmp/gmem-abi-exp.$$ | sed 's/^/    /'
-	rm -f /tmp/gmem-abi-exp.$$
-fi
+same abi_exports_match_header "$declared" "$exported" \
+	"$(echo "$exported" | wc -l) functions" "differs from gmem.h"
 # The version script lists exactly what is exported: a name in the script
 # that no code defines, or an export the script does not name, is a slip.
 listed=$(sed -n 's/^[[:space:]]*\(gmem_[a-z0-9_]*\);.*/\1/p' "$here/src/libgmem.map" | sort -u)
-if [ "$exported" = "$listed" ]; then
-	echo "PASS abi_map_matches_exports: src/libgmem.map names the $(echo "$listed" | wc -l) exports"
-else
-	echo "FAIL abi_map_matches_exports: src/libgmem.map and the exports differ:"
-	echo "$exported" >/tmp/gmem-abi-map.$$
-	echo "$listed" | diff - /tmp/gmem-abi-map.$$ | sed 's/^/    /'
-	rm -f /tmp/gmem-abi-map.$$
-fi
+same abi_map_matches_exports "$exported" "$listed" \
+	"src/libgmem.map names the $(echo "$listed" | wc -l) exports" \
+	"src/libgmem.map and the exports differ"
 # Every export carries the node of gmem.h's version, the newest in the map.
 if [ "$(nm -D --defined-only "$so" | awk '$2 == "T"' | grep -vc "@@$node\$")" = 0 ] &&
 	grep -q "^$node {" "$here/src/libgmem.map"; then
@@ -50,14 +51,9 @@ fi
 # The static library too: a static link sees the same API and no insides.
 archive="$1/libgmem.a"
 static=$(nm --defined-only "$archive" 2>/dev/null | awk 'NF == 3 && $2 ~ /^[A-Z]$/ {print $3}' | sort -u)
-if [ -n "$static" ] && [ "$static" = "$exported" ]; then
-	echo "PASS abi_static_same_api: libgmem.a defines the $(echo "$static" | wc -l) API functions and nothing else"
-else
-	echo "FAIL abi_static_same_api: libgmem.a's global symbols differ from libgmem.so's exports:"
-	echo "$exported" >/tmp/gmem-abi-static.$$
-	echo "$static" | diff /tmp/gmem-abi-static.$$ - | sed 's/^/    /' | head -20
-	rm -f /tmp/gmem-abi-static.$$
-fi
+same abi_static_same_api "$exported" "$static" \
+	"libgmem.a defines the $(echo "$static" | wc -l) API functions and nothing else" \
+	"libgmem.a's global symbols differ from libgmem.so's exports"
 # Nothing internal leaves: no other global symbol (function or data) than
 # the API's functions and its node.
 others=$(nm -D --defined-only "$so" | awk '$2 != "A" {print $3}' | sed 's/@.*//' |

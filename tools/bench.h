@@ -143,6 +143,11 @@ int raw_set_slot(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size,
 		 void *addr, bool region2);
 int raw_guest_memfd(int vm_fd, uint64_t size);
 
+/* A guest of size on backend be; hugetlb in pages of huge (2 MiB if 0). */
+struct guest_config;
+void bench_guest_config(enum gmem_backend be, uint64_t huge, uint64_t size,
+			struct guest_config *cfg);
+
 void bench_ready(struct bench *b);
 void bench_faults(struct bench *b);
 void bench_latency(struct bench *b);

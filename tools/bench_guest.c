@@ -31,9 +31,8 @@ static const char *const walk_what[W_COUNT] = {
 	"gmem_populate + gmem_prefault",
 };
 
-/* A guest of size on backend be; hugetlb in pages of huge (2 MiB if 0). */
-static void guest_config(enum gmem_backend be, uint64_t huge, uint64_t size,
-			 struct guest_config *cfg)
+void bench_guest_config(enum gmem_backend be, uint64_t huge, uint64_t size,
+			struct guest_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->backend = be;
@@ -71,7 +70,7 @@ static int walk(enum gmem_backend be, uint64_t huge, uint64_t size,
 	struct guest g;
 	int ret = 0;
 
-	guest_config(be, huge, size, &cfg);
+	bench_guest_config(be, huge, size, &cfg);
 	if (guest_create(&g, &cfg) < 0) {
 		snprintf(why, len, "%s", g.error);
 		return -1;
@@ -236,7 +235,7 @@ static void latency_on(struct bench *b, enum gmem_backend be)
 		bench_skip(b, PART_LATENCY, n, 0, "%s", why);
 		return;
 	}
-	guest_config(be, 0, size, &cfg);
+	bench_guest_config(be, 0, size, &cfg);
 	if (guest_create(&g, &cfg) < 0 || gmem_populate(g.ram, 0, size) < 0 ||
 	    guest_memcmd_start(&g) < 0) {
 		bench_skip(b, PART_LATENCY, n, 0, "%s %s", g.error,

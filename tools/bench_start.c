@@ -34,21 +34,17 @@ struct start_times {
 };
 
 /* One start by method m: fills first, backed (or -1) and the progress. */
-static int start_once(struct bench *b, enum gmem_backend be, uint64_t size,
+static int start_once(enum gmem_backend be, uint64_t size,
 		      enum start_method m, double *first, double *backed,
 		      uint64_t *done, char *why, size_t len)
 {
-	struct guest_config cfg = { .backend = be, .ram_size = size,
-				    .map_gib = (uint32_t)((size + GIB - 1) /
-							  GIB) };
 	struct gmem_populate_job *job = NULL;
+	struct guest_config cfg;
 	struct guest g;
 	double t0;
 	int ret = 0;
 
-	(void)b;
-	if (be == GMEM_BACKEND_HUGETLB)
-		cfg.page_size = 2 * MIB;
+	bench_guest_config(be, 0, size, &cfg);
 	if (guest_create(&g, &cfg) < 0) {
 		snprintf(why, len, "%s", g.error);
 		return -1;
@@ -91,20 +87,32 @@ out:
 	return ret < 0 ? -1 : 0;
 }
 
+/* One row: method m's times v until "first" or "backed". */
+static struct bench_row *start_row(struct bench *b, const char *n,
+				   uint64_t size, int m, const char *until,
+				   const double *v, int count)
+{
+	struct bench_row *r;
+	char key[32];
+
+	snprintf(key, sizeof(key), "%s_%s", start_key[m], until);
+	r = bench_add(b, PART_START, n, size, key, "%s: %s", start_what[m],
+		      strcmp(until, "first") ? "fully backed" :
+					       "guest running");
+	r->count = count;
+	r->seconds = median(v, count);
+	r->max_seconds = maximum(v, count);
+	snprintf(r->ratio_to, sizeof(r->ratio_to), "blocking_%s", until);
+	return r;
+}
+
 static void start_rows(struct bench *b, const char *n, uint64_t size,
 		       struct start_times *t)
 {
 	for (int m = 0; m < S_COUNT; m++) {
-		struct bench_row *r;
-		char key[32];
+		struct bench_row *r = start_row(b, n, size, m, "first",
+						t->first[m], t->n);
 
-		snprintf(key, sizeof(key), "%s_first", start_key[m]);
-		r = bench_add(b, PART_START, n, size, key,
-			      "%s: guest running", start_what[m]);
-		r->count = t->n;
-		r->seconds = median(t->first[m], t->n);
-		r->max_seconds = maximum(t->first[m], t->n);
-		snprintf(r->ratio_to, sizeof(r->ratio_to), "blocking_first");
 		if (m == S_BACKGROUND) {
 			double done[64];
 
@@ -121,13 +129,7 @@ static void start_rows(struct bench *b, const char *n, uint64_t size,
 				 "in a guest fault");
 			continue;
 		}
-		snprintf(key, sizeof(key), "%s_backed", start_key[m]);
-		r = bench_add(b, PART_START, n, size, key,
-			      "%s: fully backed", start_what[m]);
-		r->count = t->n;
-		r->seconds = median(t->backed[m], t->n);
-		r->max_seconds = maximum(t->backed[m], t->n);
-		snprintf(r->ratio_to, sizeof(r->ratio_to), "blocking_backed");
+		start_row(b, n, size, m, "backed", t->backed[m], t->n);
 	}
 }
 
@@ -149,7 +151,7 @@ static void start_on(struct bench *b, enum gmem_backend be, uint64_t size)
 			int m = (i + run) % S_COUNT;
 			double backed;
 
-			if (start_once(b, be, size, (enum start_method)m,
+			if (start_once(be, size, (enum start_method)m,
 				       &t.first[m][t.n], &backed,
 				       &t.done_at_first[t.n], why,
 				       sizeof(why)) < 0) {
