@@ -479,13 +479,20 @@ static uint64_t kernel_bytes(struct gmem_file *f)
 					      : (uint64_t)sb.st_blocks * 512;
 }
 
-/* The books agree with the kernel after every failure. */
+/*
+ * The books agree with the kernel after every failure.  (valgrind knows
+ * no cachestat: there a guest_memfd's holdings cannot be asked, and the
+ * runs outside it check them.)
+ */
 static void books_match_blocks(struct gmem_file *f)
 {
 	struct gmem_file_stats st;
 	uint64_t held = kernel_bytes(f);
+	int asked = held == ~0ULL ? errno : 0;
 
 	CHECK_OK(gmem_file_stats(f, &st));
+	if (asked == ENOSYS)
+		return;
 	if (held != st.populated_bytes)
 		t_fail(__FILE__, __LINE__, "%s: after a failure at %s: the "
 		       "kernel holds %llu bytes, the books say %llu",
