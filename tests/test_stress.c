@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_stress.c - a vCPU reads and writes generation numbers over its
- * memory while other threads discard, populate and rebind memslots under
- * it.  The guest (guest/progs/stress.c) checks every page on every pass:
+ * test_stress.c - vCPUs (of two VMs at once) read and write generation
+ * numbers over their memory while other threads discard, populate and
+ * rebind memslots under them.  The guest (guest/progs/stress.c) checks every page on every pass:
  * after a discard returns, no stale data is ever visible, and nothing but
  * its own last write or zero ever is.
  */
@@ -20,6 +20,7 @@
 #define AREA_PAGES 1024ULL
 #define PASSES 25
 #define CHURN_GPA GIB
+#define VCPUS 2
 
 struct stress {
 	struct guest g;
@@ -29,6 +30,8 @@ struct stress {
 	int err;
 	char why[256];
 	uint64_t discards, populates, rebinds;
+	int ret;			/* guest_run's */
+	struct guest_ucall uc;		/* how the guest ended */
 };
 
 static void stop_with(struct stress *s, int err, const char *what)
@@ -113,61 +116,99 @@ static void *rebinder(void *arg)
 	return NULL;
 }
 
-static void stress(enum gmem_backend backend)
+/* One guest and its vCPU, running on a thread of its own. */
+static void *runner(void *arg)
 {
-	struct gmem_file_args fa = { .size = 2 * MIB,
-				     .backend = GMEM_BACKEND_MEMFD };
-	struct guest_config cfg = { 0 };
-	uint64_t args[4] = { AREA_GPA, AREA_PAGES, PASSES, CHURN_GPA };
-	void *(*fn[3])(void *) = { discarder, populater, rebinder };
-	struct guest_ucall uc;
-	struct stress *s;
-	pthread_t th[3];
-	int ret;
+	struct stress *s = arg;
 
-	T_SKIP_UNLESS(t_need_kvm());
-	if (backend == GMEM_BACKEND_GUEST_MEMFD)
-		T_SKIP_UNLESS(t_need_guest_memfd_mmap());
-	s = calloc(1, sizeof(*s));
-	CHECK(s);
-	cfg.backend = backend;
-	cfg.ram_size = 16 * MIB;
+	s->ret = guest_run(&s->g, &s->uc);
+	s->stop = true;
+	return NULL;
+}
+
+/* A guest on its own RAM file of backend, with the shared churn file. */
+static bool stress_start(struct stress *s, enum gmem_backend backend,
+			 struct gmem_file *churn)
+{
+	struct guest_config cfg = { .backend = backend,
+				    .ram_size = 16 * MIB };
+	uint64_t args[4] = { AREA_GPA, AREA_PAGES, PASSES, CHURN_GPA };
+
 	if (guest_create(&s->g, &cfg) < 0) {
 		t_fail(__FILE__, __LINE__, "guest_create: %s", s->g.error);
-		return;
+		return false;
 	}
 	s->g.unbacked_reads_ones = true;
 	s->ctl = (volatile struct guest_stress_ctl *)(s->g.ram_host +
 						       GUEST_STRESS_CTL_GPA);
 	memset((void *)s->ctl, 0, sizeof(*s->ctl));
-	CHECK_OK(gmem_file_create(&fa, &s->churn));
-	*(uint64_t *)gmem_file_host_addr(s->churn) = GUEST_STRESS_CHURN_WORD;
-	CHECK(guest_load(&s->g, "stress", args) == 0);
-	for (int i = 0; i < 3; i++)
-		CHECK(pthread_create(&th[i], NULL, fn[i], s) == 0);
-	ret = guest_run(&s->g, &uc);
-	s->stop = true;
-	for (int i = 0; i < 3; i++)
-		pthread_join(th[i], NULL);
-	if (ret < 0)
+	s->churn = churn;
+	if (guest_load(&s->g, "stress", args) < 0) {
+		t_fail(__FILE__, __LINE__, "guest_load: %s", s->g.error);
+		guest_destroy(&s->g);
+		return false;
+	}
+	return true;
+}
+
+static void stress_report(struct stress *s, enum gmem_backend backend)
+{
+	if (s->ret < 0)
 		t_fail(__FILE__, __LINE__, "guest: %s (after %llu passes, %llu "
 		       "discards)", s->g.error,
 		       (unsigned long long)s->ctl->passes,
 		       (unsigned long long)s->discards);
-	CHECK(ret == 0 && uc.cmd == UCALL_DONE);
-	CHECK(uc.arg[0] == AREA_PAGES * PASSES);
+	CHECK(s->ret == 0 && s->uc.cmd == UCALL_DONE);
+	CHECK(s->uc.arg[0] == AREA_PAGES * PASSES);
 	if (s->err)
 		t_fail(__FILE__, __LINE__, "%s", s->why);
 	/* The churn really happened under the running vCPU. */
 	CHECK(s->discards > 0 && s->populates > 0 && s->rebinds > 0);
 	printf("# %s: %llu pages checked, %llu discards, %llu populates, "
 	       "%llu rebinds, %llu unbacked reads\n", gmem_backend_name(backend),
-	       (unsigned long long)uc.arg[0], (unsigned long long)s->discards,
+	       (unsigned long long)s->uc.arg[0],
+	       (unsigned long long)s->discards,
 	       (unsigned long long)s->populates,
 	       (unsigned long long)s->rebinds,
 	       (unsigned long long)s->g.mmio_exits);
-	CHECK_OK(gmem_file_close(s->churn));
-	guest_destroy(&s->g);
+}
+
+/*
+ * VCPUS guests (one vCPU each) run at once, each with a discarder, a
+ * populater and a rebinder of its own; the churn file is bound into every
+ * VM by turns, at once.
+ */
+static void stress(enum gmem_backend backend)
+{
+	struct gmem_file_args fa = { .size = 2 * MIB,
+				     .backend = GMEM_BACKEND_MEMFD };
+	void *(*fn[4])(void *) = { discarder, populater, rebinder, runner };
+	pthread_t th[VCPUS][4];
+	struct gmem_file *churn;
+	struct stress *s;
+	int n = 0;
+
+	T_SKIP_UNLESS(t_need_kvm());
+	if (backend == GMEM_BACKEND_GUEST_MEMFD)
+		T_SKIP_UNLESS(t_need_guest_memfd_mmap());
+	s = calloc(VCPUS, sizeof(*s));
+	CHECK(s);
+	CHECK_OK(gmem_file_create(&fa, &churn));
+	*(uint64_t *)gmem_file_host_addr(churn) = GUEST_STRESS_CHURN_WORD;
+	for (; n < VCPUS && stress_start(&s[n], backend, churn); n++)
+		;
+	for (int v = 0; v < n; v++)
+		for (int i = 0; i < 4; i++)
+			CHECK(pthread_create(&th[v][i], NULL, fn[i], &s[v]) == 0);
+	for (int v = 0; v < n; v++)
+		for (int i = 0; i < 4; i++)
+			pthread_join(th[v][i], NULL);
+	for (int v = 0; v < n; v++) {
+		if (n == VCPUS)
+			stress_report(&s[v], backend);
+		guest_destroy(&s[v].g);
+	}
+	CHECK_OK(gmem_file_close(churn));
 	free(s);
 }
 
