@@ -23,7 +23,8 @@
  *     and with vCPUs; they never hold a library lock while they ask the
  *     kernel.  The touched figure comes from mincore(), which takes the
  *     kernel's mmap_lock as mmap() and munmap() do, so a loop of stats
- *     calls can delay creating and closing by milliseconds.
+ *     calls can delay creating and closing by milliseconds; with
+ *     GMEM_STATS_NO_TOUCHED they never wait on stats at all.
  *   - Closing a handle while another thread still uses that same handle is
  *     the caller's bug.
  */
@@ -43,7 +44,7 @@ extern "C" {
  * node (GMEM_<major>.<minor>) against it.
  */
 #define GMEM_VERSION_MAJOR 0
-#define GMEM_VERSION_MINOR 2
+#define GMEM_VERSION_MINOR 3
 #define GMEM_VERSION_PATCH 0
 
 struct gmem_vm;
@@ -567,6 +568,19 @@ struct gmem_file_stats {
 
 int gmem_file_stats(struct gmem_file *file, struct gmem_file_stats *out);
 
+/*
+ * Leave touched_bytes GMEM_STATS_UNKNOWN: the figure comes from mincore(),
+ * which takes the process's mmap_lock, so a loop of stats calls with it
+ * can delay mmap() and munmap() (creating and closing files) by
+ * milliseconds; without it, stats take no lock they need.
+ */
+#define GMEM_STATS_NO_TOUCHED	(1U << 0)
+#define GMEM_STATS_FLAGS_ALL	GMEM_STATS_NO_TOUCHED
+
+/* gmem_file_stats() with GMEM_STATS_* flags. */
+int gmem_file_stats_with(struct gmem_file *file, struct gmem_file_stats *out,
+			 uint32_t flags);
+
 /* Populated bytes of file certainly on node (any node number). */
 int64_t gmem_file_node_bytes(struct gmem_file *file, unsigned int node);
 
@@ -584,6 +598,8 @@ struct gmem_stats {
 };
 
 int gmem_stats(struct gmem_stats *out);
+/* gmem_stats() with GMEM_STATS_* flags: a monitoring loop's choice. */
+int gmem_stats_with(struct gmem_stats *out, uint32_t flags);
 int gmem_vm_stats(struct gmem_vm *vm, struct gmem_file_stats *out);
 
 /*

@@ -80,12 +80,21 @@ void gmem_account_replace(struct gmem_file *f, uint64_t off, uint64_t len,
 GMEM_API int gmem_file_stats(struct gmem_file *file,
 			     struct gmem_file_stats *out)
 {
+	return gmem_file_stats_with(file, out, 0);
+}
+
+GMEM_API int gmem_file_stats_with(struct gmem_file *file,
+				  struct gmem_file_stats *out, uint32_t flags)
+{
 	unsigned int nodes = gmem_facts()->nr_node_ids;
 	struct gmem_usage u = { 0 };
 
 	gmem_error_clear();
 	if (!file || !out)
 		return gmem_fail(EINVAL, "gmem_file_stats: NULL argument");
+	if (flags & ~GMEM_STATS_FLAGS_ALL)
+		return gmem_fail(EINVAL, "gmem_file_stats: unknown flags 0x%x",
+				 flags & ~GMEM_STATS_FLAGS_ALL);
 	memset(out, 0, sizeof(*out));
 	out->size = file->size;
 	out->page_size = file->page_size;
@@ -101,7 +110,8 @@ GMEM_API int gmem_file_stats(struct gmem_file *file,
 	out->unknown_node_bytes = file->unknown_node_bytes;
 	pthread_mutex_unlock(&file->lock);
 	/* The kernel is asked without any lock: a scan never stalls others. */
-	if (file->ops->usage(file, &u) < 0) {
+	if (file->ops->usage(file, &u,
+			     !(flags & GMEM_STATS_NO_TOUCHED)) < 0) {
 		u.resident = out->populated_bytes;
 		u.touched = GMEM_STATS_UNKNOWN;
 	}

@@ -309,21 +309,22 @@ static int gmfd_check_room(struct gmem_file *f, uint64_t off, uint64_t len)
 			       "populate");
 }
 
-static int gmfd_usage(struct gmem_file *f, struct gmem_usage *u)
+static int gmfd_usage(struct gmem_file *f, struct gmem_usage *u,
+		      bool touched)
 {
-	int64_t touched;
+	int64_t n;
 
-	if (gmem_cache_usage(f, u) == 0)
+	if (gmem_cache_usage(f, u, touched) == 0)
 		return 0;
 	/* Before cachestat (Linux 6.5) the kernel has no figure for it. */
 	pthread_mutex_lock(&f->lock);
 	u->resident = f->populated.bytes;
 	pthread_mutex_unlock(&f->lock);
 	u->touched = GMEM_STATS_UNKNOWN;
-	if (f->map) {
-		touched = gmem_mincore_bytes(f, 0, f->size);
-		if (touched >= 0)
-			u->touched = (uint64_t)touched;
+	if (f->map && touched) {
+		n = gmem_mincore_bytes(f, 0, f->size);
+		if (n >= 0)
+			u->touched = (uint64_t)n;
 	}
 	return 0;
 }

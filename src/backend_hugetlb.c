@@ -132,16 +132,47 @@ static int count_holdings(struct gmem_file *f, struct holdings *h)
 	return 0;
 }
 
-static int huge_usage(struct gmem_file *f, struct gmem_usage *u)
+/* Pages mapped here: mincore() of each huge page's first base page. */
+static int count_mapped(struct gmem_file *f, uint64_t *touched)
+{
+	*touched = 0;
+	for (uint64_t off = 0; off < f->size; off += f->page_size) {
+		int mapped = huge_mapped(f, off);
+
+		if (mapped < 0)
+			return mapped;
+		*touched += mapped ? f->page_size : 0;
+	}
+	return 0;
+}
+
+/*
+ * hugetlbfs counts a file's pages in its blocks, so a whole file's
+ * holdings need no mincore(); an imported window of a larger file is
+ * counted page by page.
+ */
+static int huge_usage(struct gmem_file *f, struct gmem_usage *u,
+		      bool touched)
 {
 	struct holdings h;
-	int ret = count_holdings(f, &h);
+	struct stat st;
+	int ret;
 
-	if (ret < 0)
-		return ret;
-	u->resident = h.resident;
-	u->touched = h.touched;
-	u->hugepages = h.resident / f->page_size;
+	u->touched = GMEM_STATS_UNKNOWN;
+	if (fstat(f->fd, &st) == 0 && f->base == 0 &&
+	    (uint64_t)st.st_size == f->size) {
+		u->resident = (uint64_t)st.st_blocks * 512;
+		if (touched && count_mapped(f, &u->touched) < 0)
+			u->touched = GMEM_STATS_UNKNOWN;
+	} else {
+		ret = count_holdings(f, &h);
+		if (ret < 0)
+			return ret;
+		u->resident = h.resident;
+		if (touched)
+			u->touched = h.touched;
+	}
+	u->hugepages = u->resident / f->page_size;
 	return 0;
 }
 

@@ -264,19 +264,20 @@ static int memfd_check_room(struct gmem_file *f, uint64_t off, uint64_t len)
 	return gmem_room_memcg(cache_missing(f, off, len), "populate");
 }
 
-static int memfd_usage(struct gmem_file *f, struct gmem_usage *u)
+static int memfd_usage(struct gmem_file *f, struct gmem_usage *u,
+		       bool touched)
 {
 	struct stat st;
-	int64_t touched;
+	int64_t n;
 
-	if (gmem_cache_usage(f, u) == 0)
+	if (gmem_cache_usage(f, u, touched) == 0)
 		return 0;
 	/* Before cachestat (Linux 6.5), shmem still counts its blocks. */
 	if (fstat(f->fd, &st) < 0)
 		return -errno;
 	u->resident = (uint64_t)st.st_blocks * 512;
-	touched = gmem_mincore_bytes(f, 0, f->size);
-	u->touched = touched < 0 ? GMEM_STATS_UNKNOWN : (uint64_t)touched;
+	n = touched ? gmem_mincore_bytes(f, 0, f->size) : -1;
+	u->touched = n < 0 ? GMEM_STATS_UNKNOWN : (uint64_t)n;
 	return 0;
 }
 

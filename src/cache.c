@@ -99,7 +99,8 @@ static int touched_in(struct gmem_file *f, uint64_t off, uint64_t len,
 	return 0;
 }
 
-int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u)
+int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u,
+		     bool touched)
 {
 	int64_t cached = gmem_cache_bytes(f, 0, f->size);
 	int ret;
@@ -108,7 +109,7 @@ int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u)
 		return (int)cached;
 	u->resident = (uint64_t)cached;
 	u->touched = GMEM_STATS_UNKNOWN;
-	if (!f->map)
+	if (!f->map || !touched)
 		return 0;
 	u->touched = 0;
 	ret = touched_in(f, 0, f->size, cached, &u->touched);

@@ -199,8 +199,12 @@ struct gmem_backend_ops {
 	 */
 	int (*resident_in)(struct gmem_file *f, uint64_t off, uint64_t len,
 			   struct gmem_extents *x);
-	/* The kernel's figures for the whole file; no library lock held. */
-	int (*usage)(struct gmem_file *f, struct gmem_usage *u);
+	/*
+	 * The kernel's figures for the whole file; no library lock held.
+	 * touched false: leave u->touched unknown, and take no lock that
+	 * mmap() and munmap() take (mincore() does).
+	 */
+	int (*usage)(struct gmem_file *f, struct gmem_usage *u, bool touched);
 	/* GMEM_REACH_* for a policy stored with mbind on f->map. */
 	unsigned int (*numa_reach)(const struct gmem_file *f);
 	/* Fill this file's part of a memslot for the range at off. */
@@ -243,7 +247,8 @@ void gmem_fill_memslot_from_map(const struct gmem_file *f, uint64_t off,
 /* cache.c: what a shmem-like file holds, from cachestat() and mincore(). */
 /* Bytes of [off, off + len) of f in the page cache, or -errno. */
 int64_t gmem_cache_bytes(const struct gmem_file *f, uint64_t off, uint64_t len);
-int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u);
+int gmem_cache_usage(struct gmem_file *f, struct gmem_usage *u,
+		     bool touched);
 int gmem_cache_resident_in(struct gmem_file *f, uint64_t off, uint64_t len,
 			   struct gmem_extents *x);
 /* Bytes of f->map in [off, off + len) mincore() reports, or -errno. */

@@ -3,7 +3,8 @@
  * stats.c - process-wide figures: totals over every live file, by backend,
  * and for one VM.  Files are gathered with references under the registry
  * lock, then asked one by one with no process-wide lock held, so creating
- * and closing never wait for a stats call.
+ * and closing never wait on the library for a stats call (nor on the
+ * kernel's mmap_lock, with GMEM_STATS_NO_TOUCHED).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,14 +36,14 @@ void gmem_stats_add(struct gmem_file_stats *sum,
 }
 
 /* Sum the figures of the gathered files and let them go. */
-static void sum_files(struct gmem_file **list, size_t n,
+static void sum_files(struct gmem_file **list, size_t n, uint32_t flags,
 		      struct gmem_file_stats *total,
 		      struct gmem_file_stats *by_backend)
 {
 	struct gmem_file_stats st;
 
 	for (size_t i = 0; i < n; i++) {
-		if (gmem_file_stats(list[i], &st) == 0) {
+		if (gmem_file_stats_with(list[i], &st, flags) == 0) {
 			gmem_stats_add(total, &st);
 			if (by_backend && st.backend < GMEM_MAX_BACKENDS)
 				gmem_stats_add(&by_backend[st.backend], &st);
@@ -54,6 +55,11 @@ static void sum_files(struct gmem_file **list, size_t n,
 
 GMEM_API int gmem_stats(struct gmem_stats *out)
 {
+	return gmem_stats_with(out, 0);
+}
+
+GMEM_API int gmem_stats_with(struct gmem_stats *out, uint32_t flags)
+{
 	struct gmem_file **list;
 	size_t n;
 	int ret;
@@ -61,12 +67,15 @@ GMEM_API int gmem_stats(struct gmem_stats *out)
 	gmem_error_clear();
 	if (!out)
 		return gmem_fail(EINVAL, "gmem_stats: out is NULL");
+	if (flags & ~GMEM_STATS_FLAGS_ALL)
+		return gmem_fail(EINVAL, "gmem_stats: unknown flags 0x%x",
+				 flags & ~GMEM_STATS_FLAGS_ALL);
 	memset(out, 0, sizeof(*out));
 	ret = gmem_registry_files(NULL, &list, &n, &out->vms);
 	if (ret < 0)
 		return ret;
 	out->files = (uint32_t)n;
-	sum_files(list, n, &out->total, out->backend);
+	sum_files(list, n, flags, &out->total, out->backend);
 	return 0;
 }
 
@@ -83,6 +92,6 @@ GMEM_API int gmem_vm_stats(struct gmem_vm *vm, struct gmem_file_stats *out)
 	ret = gmem_registry_files(vm, &list, &n, NULL);
 	if (ret < 0)
 		return ret;
-	sum_files(list, n, out, NULL);
+	sum_files(list, n, 0, out, NULL);
 	return 0;
 }

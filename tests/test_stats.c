@@ -172,6 +172,66 @@ static void hugetlb_figures_match_the_pool(void)
 	CHECK(t_hugepool_read(psz, "free_hugepages") == free0);
 }
 
+/*
+ * GMEM_STATS_NO_TOUCHED: touched unknown, every other figure the same and
+ * still the kernel's (st_blocks, the hugetlb pool); bad flags refused.
+ */
+static void stats_without_touched(void)
+{
+	struct gmem_file_args a = { .size = 8 * MIB,
+				    .backend = GMEM_BACKEND_MEMFD };
+	struct gmem_file_stats full, bare;
+	struct gmem_stats s;
+	struct gmem_file *f;
+	struct stat sb;
+
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK_OK(gmem_populate(f, 0, 4 * MIB));
+	memset((uint8_t *)gmem_file_host_addr(f) + 6 * MIB, 3, MIB);
+	CHECK_OK(gmem_file_stats(f, &full));
+	CHECK_OK(gmem_file_stats_with(f, &bare, GMEM_STATS_NO_TOUCHED));
+	CHECK(full.touched_bytes == 5 * MIB);
+	CHECK(bare.touched_bytes == GMEM_STATS_UNKNOWN);
+	CHECK(fstat(gmem_file_fd(f), &sb) == 0);
+	CHECK(bare.resident_bytes == (uint64_t)sb.st_blocks * 512);
+	bare.touched_bytes = full.touched_bytes;
+	CHECK(memcmp(&bare, &full, sizeof(full)) == 0);
+	CHECK_OK(gmem_stats_with(&s, GMEM_STATS_NO_TOUCHED));
+	CHECK(s.total.touched_bytes == GMEM_STATS_UNKNOWN);
+	CHECK(s.backend[GMEM_BACKEND_MEMFD].resident_bytes >= 5 * MIB);
+	CHECK_ERR(gmem_stats_with(&s, 1U << 7), EINVAL);
+	CHECK_ERR(gmem_stats_with(NULL, 0), EINVAL);
+	CHECK_ERR(gmem_file_stats_with(f, &bare, ~GMEM_STATS_FLAGS_ALL), EINVAL);
+	CHECK(strstr(gmem_last_error(), "unknown flags"));
+	CHECK_ERR(gmem_file_stats_with(NULL, &bare, 0), EINVAL);
+	CHECK_OK(gmem_file_close(f));
+}
+
+/* The same on hugetlb: its pages from its blocks, as the pool says. */
+static void hugetlb_stats_without_touched(void)
+{
+	const uint64_t psz = 2 * MIB;
+	struct gmem_file_args a = { .size = 4 * psz,
+				    .backend = GMEM_BACKEND_HUGETLB };
+	struct gmem_file_stats full, bare;
+	struct gmem_file *f;
+	uint64_t free0;
+
+	T_SKIP_UNLESS(t_hugepool_set(psz, 4));
+	free0 = t_hugepool_read(psz, "free_hugepages");
+	CHECK_OK(gmem_file_create(&a, &f));
+	CHECK_OK(gmem_populate(f, 0, psz));
+	memset((uint8_t *)gmem_file_host_addr(f) + 2 * psz, 1, 4096);
+	CHECK_OK(gmem_file_stats(f, &full));
+	CHECK_OK(gmem_file_stats_with(f, &bare, GMEM_STATS_NO_TOUCHED));
+	CHECK(bare.touched_bytes == GMEM_STATS_UNKNOWN);
+	CHECK(full.touched_bytes == 2 * psz);
+	CHECK(bare.hugepages == 2 && full.hugepages == 2);
+	CHECK(bare.hugepages == free0 - t_hugepool_read(psz, "free_hugepages"));
+	CHECK(bare.resident_bytes == full.resident_bytes);
+	CHECK_OK(gmem_file_close(f));
+}
+
 static void totals_add_up_by_backend(void)
 {
 	struct gmem_file_args a = { 0 };
@@ -510,6 +570,8 @@ static void books_grow_with_use_not_size(void)
 
 static const struct t_case cases[] = {
 	T_CASE(books_grow_with_use_not_size),
+	T_CASE(stats_without_touched),
+	T_CASE(hugetlb_stats_without_touched),
 	T_CASE(memfd_figures_match_the_kernel),
 	T_CASE(hugetlb_figures_match_the_pool),
 	T_CASE(totals_add_up_by_backend),

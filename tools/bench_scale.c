@@ -76,9 +76,15 @@ static void sparse_one(struct bench *b, enum gmem_backend be, uint64_t size)
 
 /* ---- many files; create and close beside a stats loop ---- */
 
+enum loop_kind {
+	LOOP_SPIN,			/* the control: busy, no library */
+	LOOP_STATS,			/* gmem_stats */
+	LOOP_STATS_BARE,		/* gmem_stats_with(NO_TOUCHED) */
+};
+
 struct loop {
 	pthread_t th;
-	bool spin;			/* the control: busy, no library */
+	enum loop_kind kind;
 	bool stop;			/* atomic */
 	int calls;			/* atomic */
 	double t[64];			/* the first calls' times */
@@ -96,11 +102,12 @@ static void *loop_main(void *arg)
 	while (!__atomic_load_n(&l->stop, __ATOMIC_RELAXED)) {
 		double s = now_seconds();
 
-		if (l->spin)
+		if (l->kind == LOOP_SPIN)
 			while (now_seconds() - s < 2e-3)
 				;
 		else
-			gmem_stats(&st);
+			gmem_stats_with(&st, l->kind == LOOP_STATS_BARE ?
+					GMEM_STATS_NO_TOUCHED : 0);
 		if (l->calls < 64)
 			l->t[l->calls] = now_seconds() - s;
 		__atomic_add_fetch(&l->calls, 1, __ATOMIC_RELAXED);
@@ -132,13 +139,13 @@ static int create_close(struct bench *b, int n, int cap, struct loop *l,
 	return i;
 }
 
-static int beside(struct bench *b, int n, int cap, struct loop *l, bool spin,
-		  double *tc, double *tx)
+static int beside(struct bench *b, int n, int cap, struct loop *l,
+		  enum loop_kind kind, double *tc, double *tx)
 {
 	int got;
 
 	memset(l, 0, sizeof(*l));
-	l->spin = spin;
+	l->kind = kind;
 	if (pthread_create(&l->th, NULL, loop_main, l))
 		return -1;
 	while (!__atomic_load_n(&l->calls, __ATOMIC_RELAXED))
@@ -154,7 +161,7 @@ static void create_close_rows(struct bench *b, double *tc, int cap,
 {
 	static const char *const key[] = {
 		"create_idle", "close_idle", "create_busy", "close_busy",
-		"create_loop", "close_loop",
+		"create_loop", "close_loop", "create_bare", "close_bare",
 	};
 	static const char *const what[] = {
 		"gmem_file_create alone", "gmem_file_close alone",
@@ -162,11 +169,12 @@ static void create_close_rows(struct bench *b, double *tc, int cap,
 		"gmem_file_close, busy thread (control)",
 		"gmem_file_create, stats loop running",
 		"gmem_file_close, stats loop running",
+		"gmem_file_create, NO_TOUCHED stats loop",
+		"gmem_file_close, NO_TOUCHED stats loop",
 	};
-	double call = median(loops[1].t, loops[1].calls < 64 ?
-			     loops[1].calls : 64);
 
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 8; i++) {
+		const struct loop *l = i >= 4 ? &loops[i / 2 - 1] : NULL;
 		int m = got[i / 2];
 		struct bench_row *r;
 
@@ -183,24 +191,25 @@ static void create_close_rows(struct bench *b, double *tc, int cap,
 		 * Against the control: another thread busy on the other CPU
 		 * but calling nothing, so what remains is waiting on stats.
 		 */
-		snprintf(r->ratio_to, sizeof(r->ratio_to), "%s",
-			 key[i < 4 ? i % 2 : i - 2]);
+		snprintf(r->ratio_to, sizeof(r->ratio_to), "%s", key[2 + i % 2]);
 		if (i >= 4)
 			snprintf(r->note + strlen(r->note),
 				 sizeof(r->note) - strlen(r->note),
-				 "; beside %d gmem_stats calls over %u files, "
-				 "%.1f ms each", loops[1].calls, b->o.files,
-				 call * 1e3);
+				 "; beside %d %s calls over %u files, %.1f ms "
+				 "each", l->calls, i < 6 ? "gmem_stats" :
+				 "gmem_stats_with(NO_TOUCHED)", b->o.files,
+				 median(l->t, l->calls < 64 ? l->calls : 64) *
+				 1e3);
 	}
 }
 
 static void many_files(struct bench *b)
 {
 	unsigned int nf = b->o.files;
-	int k = reps(b), nc = b->o.quick ? 20 : 400, cap = 1 << 16, got[3];
+	int k = reps(b), nc = b->o.quick ? 20 : 400, cap = 1 << 16, got[4];
 	struct gmem_file **files = calloc(nf, sizeof(*files));
-	double t[64], *tc = calloc(6 * (size_t)cap, sizeof(double));
-	static struct loop loops[2];
+	double t[64], *tc = calloc(8 * (size_t)cap, sizeof(double));
+	static struct loop loops[3];
 	struct gmem_stats st;
 	struct bench_row *r;
 	unsigned int made = 0;
@@ -229,12 +238,14 @@ static void many_files(struct bench *b)
 		 "populated", r->seconds / nf * 1e6);
 
 	/* The same creates and closes alone, beside a busy thread, beside
-	 * the stats loop. */
+	 * a stats loop, and beside one that leaves out the touched figure. */
 	got[0] = create_close(b, nc, cap, NULL, tc, tc + cap);
-	got[1] = beside(b, nc, cap, &loops[0], true, tc + 2 * cap,
+	got[1] = beside(b, nc, cap, &loops[0], LOOP_SPIN, tc + 2 * cap,
 			tc + 3 * cap);
-	got[2] = beside(b, nc, cap, &loops[1], false, tc + 4 * cap,
+	got[2] = beside(b, nc, cap, &loops[1], LOOP_STATS, tc + 4 * cap,
 			tc + 5 * cap);
+	got[3] = beside(b, nc, cap, &loops[2], LOOP_STATS_BARE, tc + 6 * cap,
+			tc + 7 * cap);
 	create_close_rows(b, tc, cap, got, loops);
 out:
 	for (unsigned int i = 0; i < made; i++)
