@@ -93,7 +93,7 @@ $(BUILD)/src/%.o: src/%.c include/gmem.h $(wildcard src/*.h)
 $(LIB_A): $(LIB_OBJ)
 	$(Q)rm -f $@ $(BUILD)/libgmem-all.o
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -r -nostdlib -o $(BUILD)/libgmem-all.o $^
+	$(Q)$(CC) $(ALL_CFLAGS) -fno-lto -r -nostdlib -o $(BUILD)/libgmem-all.o $^
 	$(Q)$(OBJCOPY) --localize-hidden $(BUILD)/libgmem-all.o
 	$(Q)$(AR) rcs $@ $(BUILD)/libgmem-all.o
 

@@ -149,14 +149,14 @@ static int count_mapped(struct gmem_file *f, uint64_t *touched)
 /*
  * hugetlbfs counts a file's pages in its blocks, so a whole file's
  * holdings need no mincore(); an imported window of a larger file is
- * counted page by page.
+ * counted page by page, or without touched (no mincore(), so no
+ * mmap_lock) from the books alone.
  */
 static int huge_usage(struct gmem_file *f, struct gmem_usage *u,
 		      bool touched)
 {
 	struct holdings h;
 	struct stat st;
-	int ret;
 
 	u->touched = GMEM_STATS_UNKNOWN;
 	if (fstat(f->fd, &st) == 0 && f->base == 0 &&
@@ -164,13 +164,13 @@ static int huge_usage(struct gmem_file *f, struct gmem_usage *u,
 		u->resident = (uint64_t)st.st_blocks * 512;
 		if (touched && count_mapped(f, &u->touched) < 0)
 			u->touched = GMEM_STATS_UNKNOWN;
-	} else {
-		ret = count_holdings(f, &h);
-		if (ret < 0)
-			return ret;
+	} else if (touched && count_holdings(f, &h) == 0) {
 		u->resident = h.resident;
-		if (touched)
-			u->touched = h.touched;
+		u->touched = h.touched;
+	} else {
+		pthread_mutex_lock(&f->lock);
+		u->resident = f->populated.bytes;
+		pthread_mutex_unlock(&f->lock);
 	}
 	u->hugepages = u->resident / f->page_size;
 	return 0;

@@ -152,8 +152,12 @@ static unsigned int usable_cpus(void)
 	cpu_set_t set;
 	int n;
 
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return 1;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0) {
+		/* More CPUs than a cpu_set_t holds: every online one. */
+		long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+		return online > 0 ? (unsigned int)online : 1;
+	}
 	n = CPU_COUNT(&set);
 	return n > 0 ? (unsigned int)n : 1;
 }

@@ -110,13 +110,23 @@ static bool cached_hierarchy(const char *controller, struct hierarchy *h,
 			c = &found[i];
 	if (!c)
 		return find_hierarchy(controller, h);
+	/* Looked up outside the lock: a fork meanwhile must not inherit it
+	 * held. */
 	pthread_mutex_lock(&found_lock);
-	if (again || !c->known)
-		ok = c->known = find_hierarchy(controller, &c->h);
-	if (ok)
+	if (!again && c->known)
 		*h = c->h;
+	else
+		ok = false;
 	pthread_mutex_unlock(&found_lock);
-	return ok;
+	if (ok)
+		return true;
+	if (!find_hierarchy(controller, h))
+		return false;
+	pthread_mutex_lock(&found_lock);
+	c->h = *h;
+	c->known = true;
+	pthread_mutex_unlock(&found_lock);
+	return true;
 }
 
 /*
@@ -131,9 +141,13 @@ static bool thread_cgroup_dir(const char *controller,
 	char buf[8192], *line, *next;
 	const char *rel = NULL;
 	size_t rootlen;
+	ssize_t n;
 
-	if (gmem_read_text("/proc/thread-self/cgroup", buf, sizeof(buf)) <= 0 &&
-	    gmem_read_text("/proc/self/cgroup", buf, sizeof(buf)) <= 0)
+	n = gmem_read_text("/proc/thread-self/cgroup", buf, sizeof(buf));
+	if (n <= 0)
+		n = gmem_read_text("/proc/self/cgroup", buf, sizeof(buf));
+	/* Nothing read, or more than fits: the line wanted may be cut. */
+	if (n <= 0 || (size_t)n >= sizeof(buf) - 1)
 		return false;
 	for (line = buf; line && *line && !rel; line = next) {
 		char *c1 = strchr(line, ':'), *c2;

@@ -149,16 +149,18 @@ static void start_on(struct bench *b, enum gmem_backend be, uint64_t size)
 		for (int i = 0; i < S_COUNT; i++) {
 			/* Each run starts one method later. */
 			int m = (i + run) % S_COUNT;
+			uint64_t done;
 			double backed;
 
 			if (start_once(be, size, (enum start_method)m,
-				       &t.first[m][t.n], &backed,
-				       &t.done_at_first[t.n], why,
+				       &t.first[m][t.n], &backed, &done, why,
 				       sizeof(why)) < 0) {
 				bench_skip(b, PART_START, n, size, "%s", why);
 				goto out;
 			}
 			t.backed[m][t.n] = backed;
+			if (m == S_BACKGROUND)
+				t.done_at_first[t.n] = done;
 		}
 		t.n++;
 	}
