@@ -673,7 +673,7 @@ GMEM_API int gmem_devproc_add(struct gmem_vm *vm,
 			      const struct gmem_devproc_args *a,
 			      struct gmem_devproc **out)
 {
-	struct gmem_mt_hello h = { 0 };
+	struct gmem_mt_hello h;
 	struct gmem_devproc *d;
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
@@ -701,14 +701,7 @@ GMEM_API int gmem_devproc_add(struct gmem_vm *vm,
 				 "eventfd)");
 	if (getsockopt(d->sock, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
 		d->peer_pid = cred.pid;
-	gmem_mt_hdr_init(&h.h, GMEM_MT_HELLO, sizeof(h), 0);
-	h.magic = GMEM_MT_MAGIC;
-	h.major = GMEM_MT_MAJOR;
-	h.minor = GMEM_MT_MINOR;
-	h.max_entries = GMEM_MT_MAX_ENTRIES;
-	h.max_fds = GMEM_MT_MAX_FDS;
-	memcpy(h.name, d->name, sizeof(h.name));
-	h.name[sizeof(h.name) - 1] = '\0';
+	gmem_mt_hello_init(&h, d->name);
 	pthread_mutex_lock(&d->lock);
 	queue_msg(d, &h, sizeof(h), NULL, 0);
 	deadline_in(&d->hello_deadline, d->timeout_ms);

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,19 +45,6 @@ struct gmem_memtable {
 	size_t nr;
 	uint64_t messages;
 };
-
-static int bad(char *why, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int bad(char *why, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, n, fmt, ap);
-	va_end(ap);
-	return -EPROTO;
-}
 
 static void drop_entry(struct mt_entry *e)
 {
@@ -134,33 +120,33 @@ static int check_entry(struct gmem_memtable *mt,
 	struct stat st;
 
 	if (find_id(mt, e->id))
-		return bad(why, n, "MAP: entry %u is already in the table",
+		return gmem_mt_bad(why, n, "MAP: entry %u is already in the table",
 			   e->id);
 	for (uint32_t k = 0; k < i; k++) {
 		if (map->e[k].id == e->id)
-			return bad(why, n, "MAP: entry %u twice", e->id);
+			return gmem_mt_bad(why, n, "MAP: entry %u twice", e->id);
 		if (overlaps(map->e[k].gpa, map->e[k].length, e->gpa,
 			     e->length))
-			return bad(why, n, "MAP: entries %u and %u overlap in "
+			return gmem_mt_bad(why, n, "MAP: entries %u and %u overlap in "
 				   "the guest", map->e[k].id, e->id);
 	}
 	for (size_t k = 0; k < mt->nr; k++)
 		if (overlaps(mt->v[k].gpa, mt->v[k].length, e->gpa, e->length))
-			return bad(why, n, "MAP: entry %u at 0x%llx overlaps "
+			return gmem_mt_bad(why, n, "MAP: entry %u at 0x%llx overlaps "
 				   "entry %u", e->id,
 				   (unsigned long long)e->gpa, mt->v[k].id);
 	if (fstat(fd, &st) < 0)
-		return bad(why, n, "MAP: entry %u: fstat: %s", e->id,
+		return gmem_mt_bad(why, n, "MAP: entry %u: fstat: %s", e->id,
 			   strerror(errno));
 	if (st.st_size < 0 || e->offset > (uint64_t)st.st_size ||
 	    e->length > (uint64_t)st.st_size - e->offset)
-		return bad(why, n, "MAP: entry %u: 0x%llx+0x%llx runs past the "
+		return gmem_mt_bad(why, n, "MAP: entry %u: 0x%llx+0x%llx runs past the "
 			   "file's 0x%llx bytes", e->id,
 			   (unsigned long long)e->offset,
 			   (unsigned long long)e->length,
 			   (unsigned long long)st.st_size);
 	if (e->length > SIZE_MAX)
-		return bad(why, n, "MAP: entry %u too long", e->id);
+		return gmem_mt_bad(why, n, "MAP: entry %u too long", e->id);
 	return 0;
 }
 
@@ -173,7 +159,7 @@ static int handle_map(struct gmem_memtable *mt, const struct gmem_mt_map *map,
 	int ret = 0;
 
 	if (mt->nr + map->count > GMEM_MT_MAX_ENTRIES)
-		return bad(why, n, "MAP: a table of more than %u entries",
+		return gmem_mt_bad(why, n, "MAP: a table of more than %u entries",
 			   GMEM_MT_MAX_ENTRIES);
 	for (i = 0; i < map->count; i++) {
 		const struct gmem_mt_entry *e = &map->e[i];
@@ -189,7 +175,7 @@ static int handle_map(struct gmem_memtable *mt, const struct gmem_mt_map *map,
 			 e->flags & GMEM_MT_START_INVALID ? PROT_NONE : prot,
 			 MAP_SHARED, fds[i], (off_t)e->offset);
 		if (p == MAP_FAILED) {
-			ret = bad(why, n, "MAP: entry %u: mmap of 0x%llx+0x%llx: "
+			ret = gmem_mt_bad(why, n, "MAP: entry %u: mmap of 0x%llx+0x%llx: "
 				  "%s", e->id, (unsigned long long)e->offset,
 				  (unsigned long long)e->length,
 				  strerror(errno));
@@ -241,12 +227,12 @@ static struct mt_entry *range_entry(struct gmem_memtable *mt,
 	struct mt_entry *e = find_id(mt, r->id);
 
 	if (!e) {
-		bad(why, n, "%s of entry %u, which is not in the table",
+		gmem_mt_bad(why, n, "%s of entry %u, which is not in the table",
 		    gmem_mt_type_name(r->h.type), r->id);
 		return NULL;
 	}
 	if (r->offset > e->length || r->length > e->length - r->offset) {
-		bad(why, n, "%s of 0x%llx+0x%llx, past entry %u's 0x%llx bytes",
+		gmem_mt_bad(why, n, "%s of 0x%llx+0x%llx, past entry %u's 0x%llx bytes",
 		    gmem_mt_type_name(r->h.type),
 		    (unsigned long long)r->offset,
 		    (unsigned long long)r->length, r->id,
@@ -270,7 +256,7 @@ static int handle_invalidate(struct gmem_memtable *mt,
 		return -ENOMEM;
 	}
 	if (e->invalid.nr > GMEM_MT_MAX_HOLES)
-		return bad(why, n, "INVALIDATE: entry %u has more than %u "
+		return gmem_mt_bad(why, n, "INVALIDATE: entry %u has more than %u "
 			   "unusable ranges", r->id, GMEM_MT_MAX_HOLES);
 	/*
 	 * A stale pointer should fault, not write into pages the guest may
@@ -305,7 +291,7 @@ static int handle_unmap(struct gmem_memtable *mt,
 	size_t i;
 
 	if (!e)
-		return bad(why, n, "UNMAP of entry %u, which is not in the "
+		return gmem_mt_bad(why, n, "UNMAP of entry %u, which is not in the "
 			   "table", u->id);
 	i = (size_t)(e - mt->v);
 	drop_entry(e);
@@ -318,16 +304,16 @@ static int handle_hello(struct gmem_memtable *mt,
 			const struct gmem_mt_hello *x, char *why, size_t n)
 {
 	if (mt->hello)
-		return bad(why, n, "a second HELLO");
+		return gmem_mt_bad(why, n, "a second HELLO");
 	if (x->magic != GMEM_MT_MAGIC)
-		return bad(why, n, "HELLO with magic 0x%x, not 0x%x", x->magic,
+		return gmem_mt_bad(why, n, "HELLO with magic 0x%x, not 0x%x", x->magic,
 			   GMEM_MT_MAGIC);
 	if (x->major != GMEM_MT_MAJOR)
-		return bad(why, n, "the VMM speaks version %u.%u; this device "
+		return gmem_mt_bad(why, n, "the VMM speaks version %u.%u; this device "
 			   "speaks %u.%u", x->major, x->minor, GMEM_MT_MAJOR,
 			   GMEM_MT_MINOR);
 	if (!x->max_entries || !x->max_fds)
-		return bad(why, n, "HELLO takes %u entries, %u fds a message; "
+		return gmem_mt_bad(why, n, "HELLO takes %u entries, %u fds a message; "
 			   "both must be at least 1", x->max_entries,
 			   x->max_fds);
 	mt->peer_max_fds = x->max_fds;
@@ -356,7 +342,7 @@ int gmem_mt_client_handle(struct gmem_memtable *mt,
 	if (h->seq != mt->recv_seq + 1) {
 		if (type == GMEM_MT_MAP)
 			close_fds(fds, m->nfds);
-		return bad(why, n, "%s has sequence number %llu, expected %llu",
+		return gmem_mt_bad(why, n, "%s has sequence number %llu, expected %llu",
 			   gmem_mt_type_name((uint32_t)type),
 			   (unsigned long long)h->seq,
 			   (unsigned long long)(mt->recv_seq + 1));
@@ -370,7 +356,7 @@ int gmem_mt_client_handle(struct gmem_memtable *mt,
 	if (!mt->hello && type != GMEM_MT_HELLO) {
 		if (type == GMEM_MT_MAP)
 			close_fds(fds, m->nfds);
-		return bad(why, n, "%s before HELLO",
+		return gmem_mt_bad(why, n, "%s before HELLO",
 			   gmem_mt_type_name((uint32_t)type));
 	}
 	switch (type) {
@@ -396,7 +382,7 @@ int gmem_mt_client_handle(struct gmem_memtable *mt,
 		snprintf(why, n, "the VMM said goodbye");
 		return -ESHUTDOWN;
 	}
-	return bad(why, n, "message type %d unhandled", type);
+	return gmem_mt_bad(why, n, "message type %d unhandled", type);
 }
 
 struct gmem_memtable *gmem_mt_client_new(int sock, const char *name,
@@ -495,7 +481,7 @@ static int one_message(struct gmem_memtable *mt, uint64_t *kicks)
 GMEM_API int gmem_memtable_open(const struct gmem_memtable_args *a,
 				struct gmem_memtable **out)
 {
-	struct gmem_mt_hello h = { 0 };
+	struct gmem_mt_hello h;
 	struct gmem_memtable *mt;
 	struct pollfd p;
 	int ret;
@@ -516,14 +502,7 @@ GMEM_API int gmem_memtable_open(const struct gmem_memtable_args *a,
 	mt = gmem_mt_client_new(a->sock_fd, a->name, a->timeout_ms);
 	if (!mt)
 		return gmem_fail(ENOMEM, "memtable: out of memory");
-	gmem_mt_hdr_init(&h.h, GMEM_MT_HELLO, sizeof(h), 0);
-	h.magic = GMEM_MT_MAGIC;
-	h.major = GMEM_MT_MAJOR;
-	h.minor = GMEM_MT_MINOR;
-	h.max_entries = GMEM_MT_MAX_ENTRIES;
-	h.max_fds = GMEM_MT_MAX_FDS;
-	memcpy(h.name, mt->name, sizeof(h.name));
-	h.name[sizeof(h.name) - 1] = '\0';
+	gmem_mt_hello_init(&h, mt->name);
 	ret = send_msg(mt, &h, sizeof(h));
 	if (ret < 0) {
 		ret = gmem_fail(-ret, "memtable: sending HELLO: %s",

@@ -35,10 +35,21 @@ const char *gmem_mt_type_name(uint32_t type)
 	return "unknown";
 }
 
-static int bad(char *why, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void gmem_mt_hello_init(struct gmem_mt_hello *h, const char *name)
+{
+	memset(h, 0, sizeof(*h));
+	gmem_mt_hdr_init(&h->h, GMEM_MT_HELLO, sizeof(*h), 0);
+	h->magic = GMEM_MT_MAGIC;
+	h->major = GMEM_MT_MAJOR;
+	h->minor = GMEM_MT_MINOR;
+	h->max_entries = GMEM_MT_MAX_ENTRIES;
+	h->max_fds = GMEM_MT_MAX_FDS;
+	memcpy(h->name, name, sizeof(h->name));
+	h->name[sizeof(h->name) - 1] = '\0';
+}
 
-static int bad(char *why, size_t n, const char *fmt, ...)
+/* Write why a message is rejected into why; -EPROTO. */
+int gmem_mt_bad(char *why, size_t n, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -100,13 +111,13 @@ static int check_span(uint64_t off, uint64_t len, const char *what,
 		      char *why, size_t n)
 {
 	if (!len)
-		return bad(why, n, "%s: length 0", what);
+		return gmem_mt_bad(why, n, "%s: length 0", what);
 	if (!aligned(off) || !aligned(len))
-		return bad(why, n, "%s: 0x%llx+0x%llx is not in whole %u-byte "
+		return gmem_mt_bad(why, n, "%s: 0x%llx+0x%llx is not in whole %u-byte "
 			   "pages", what, (unsigned long long)off,
 			   (unsigned long long)len, GMEM_MT_ALIGN);
 	if (off + len < off)
-		return bad(why, n, "%s: 0x%llx+0x%llx wraps around", what,
+		return gmem_mt_bad(why, n, "%s: 0x%llx+0x%llx wraps around", what,
 			   (unsigned long long)off, (unsigned long long)len);
 	return 0;
 }
@@ -123,35 +134,35 @@ static int check_map(const struct gmem_mt_msg *m, char *why, size_t n)
 	int ret;
 
 	if (m->len < sizeof(*map))
-		return bad(why, n, "MAP of %zu bytes is shorter than its "
+		return gmem_mt_bad(why, n, "MAP of %zu bytes is shorter than its "
 			   "%zu-byte head", m->len, sizeof(*map));
 	body = m->len - sizeof(*map);
 	if (body % sizeof(struct gmem_mt_entry))
-		return bad(why, n, "MAP of %zu bytes holds no whole number of "
+		return gmem_mt_bad(why, n, "MAP of %zu bytes holds no whole number of "
 			   "%zu-byte entries", m->len,
 			   sizeof(struct gmem_mt_entry));
 	if (map->count != body / sizeof(struct gmem_mt_entry))
-		return bad(why, n, "MAP says %u entries but holds %zu",
+		return gmem_mt_bad(why, n, "MAP says %u entries but holds %zu",
 			   map->count, body / sizeof(struct gmem_mt_entry));
 	if (map->count < 1 || map->count > GMEM_MT_MAX_FDS)
-		return bad(why, n, "MAP of %u entries (1 to %u allowed)",
+		return gmem_mt_bad(why, n, "MAP of %u entries (1 to %u allowed)",
 			   map->count, GMEM_MT_MAX_FDS);
 	if (m->nfds != map->count)
-		return bad(why, n, "MAP of %u entries came with %u fds (one "
+		return gmem_mt_bad(why, n, "MAP of %u entries came with %u fds (one "
 			   "each)", map->count, m->nfds);
 	if (map->reserved32)
-		return bad(why, n, "MAP: reserved field set");
+		return gmem_mt_bad(why, n, "MAP: reserved field set");
 	for (uint32_t i = 0; i < map->count; i++) {
 		const struct gmem_mt_entry *e = &map->e[i];
 
 		if (e->reserved)
-			return bad(why, n, "MAP entry %u: reserved field set",
+			return gmem_mt_bad(why, n, "MAP entry %u: reserved field set",
 				   e->id);
 		if (e->flags & ~GMEM_MT_ENTRY_FLAGS)
-			return bad(why, n, "MAP entry %u: unknown flags 0x%x",
+			return gmem_mt_bad(why, n, "MAP entry %u: unknown flags 0x%x",
 				   e->id, e->flags & ~GMEM_MT_ENTRY_FLAGS);
 		if (!(e->flags & GMEM_MT_READ))
-			return bad(why, n, "MAP entry %u: not readable",
+			return gmem_mt_bad(why, n, "MAP entry %u: not readable",
 				   e->id);
 		ret = check_span(e->offset, e->length, "MAP entry file range",
 				 why, n);
@@ -173,36 +184,36 @@ int gmem_mt_check(const struct gmem_mt_msg *m, enum gmem_mt_from from,
 	int ret;
 
 	if (m->len < sizeof(*h))
-		return bad(why, n, "truncated: a %zu-byte message, shorter "
+		return gmem_mt_bad(why, n, "truncated: a %zu-byte message, shorter "
 			   "than the %zu-byte header", m->len, sizeof(*h));
 	type = h->type;
 	if (h->size != m->len)
-		return bad(why, n, "truncated or padded: the header says %u "
+		return gmem_mt_bad(why, n, "truncated or padded: the header says %u "
 			   "bytes, the packet has %zu", h->size, m->len);
 	if (!sent_by(type, from))
-		return bad(why, n, "message type %u (%s) is not one the %s "
+		return gmem_mt_bad(why, n, "message type %u (%s) is not one the %s "
 			   "sends", type, gmem_mt_type_name(type),
 			   from == GMEM_MT_FROM_VMM ? "VMM" : "device");
 	if (!h->seq)
-		return bad(why, n, "%s with sequence number 0",
+		return gmem_mt_bad(why, n, "%s with sequence number 0",
 			   gmem_mt_type_name(type));
 	if (type == GMEM_MT_MAP)
 		return check_map(m, why, n);
 	want = fixed_size(type);
 	if (m->len != want)
-		return bad(why, n, "%s of %zu bytes; it has %zu",
+		return gmem_mt_bad(why, n, "%s of %zu bytes; it has %zu",
 			   gmem_mt_type_name(type), m->len, want);
 	if (m->nfds)
-		return bad(why, n, "%s came with %u fds; only MAP carries fds",
+		return gmem_mt_bad(why, n, "%s came with %u fds; only MAP carries fds",
 			   gmem_mt_type_name(type), m->nfds);
 	switch (type) {
 	case GMEM_MT_HELLO: {
 		const struct gmem_mt_hello *x = m->buf;
 
 		if (x->reserved32 || x->reserved[0] || x->reserved[1])
-			return bad(why, n, "HELLO: reserved field set");
+			return gmem_mt_bad(why, n, "HELLO: reserved field set");
 		if (!has_nul(x->name, sizeof(x->name)))
-			return bad(why, n, "HELLO: name not NUL-terminated");
+			return gmem_mt_bad(why, n, "HELLO: name not NUL-terminated");
 		break;
 	}
 	case GMEM_MT_INVALIDATE:
@@ -210,7 +221,7 @@ int gmem_mt_check(const struct gmem_mt_msg *m, enum gmem_mt_from from,
 		const struct gmem_mt_range *x = m->buf;
 
 		if (x->reserved32)
-			return bad(why, n, "%s: reserved field set",
+			return gmem_mt_bad(why, n, "%s: reserved field set",
 				   gmem_mt_type_name(type));
 		ret = check_span(x->offset, x->length,
 				 gmem_mt_type_name(type), why, n);
@@ -222,16 +233,16 @@ int gmem_mt_check(const struct gmem_mt_msg *m, enum gmem_mt_from from,
 		const struct gmem_mt_unmap *x = m->buf;
 
 		if (x->reserved32)
-			return bad(why, n, "UNMAP: reserved field set");
+			return gmem_mt_bad(why, n, "UNMAP: reserved field set");
 		break;
 	}
 	case GMEM_MT_KICK: {
 		const struct gmem_mt_kick *x = m->buf;
 
 		if (x->reserved32)
-			return bad(why, n, "KICK: reserved field set");
+			return gmem_mt_bad(why, n, "KICK: reserved field set");
 		if (x->queue >= GMEM_MT_MAX_QUEUE)
-			return bad(why, n, "KICK of queue %u (0 to %u)",
+			return gmem_mt_bad(why, n, "KICK of queue %u (0 to %u)",
 				   x->queue, GMEM_MT_MAX_QUEUE - 1);
 		break;
 	}
@@ -239,16 +250,16 @@ int gmem_mt_check(const struct gmem_mt_msg *m, enum gmem_mt_from from,
 		const struct gmem_mt_ack *x = m->buf;
 
 		if (!x->seq)
-			return bad(why, n, "ACK of sequence number 0");
+			return gmem_mt_bad(why, n, "ACK of sequence number 0");
 		break;
 	}
 	case GMEM_MT_ERROR: {
 		const struct gmem_mt_error *x = m->buf;
 
 		if (x->reserved32)
-			return bad(why, n, "ERROR: reserved field set");
+			return gmem_mt_bad(why, n, "ERROR: reserved field set");
 		if (!has_nul(x->reason, sizeof(x->reason)))
-			return bad(why, n, "ERROR: reason not NUL-terminated");
+			return gmem_mt_bad(why, n, "ERROR: reason not NUL-terminated");
 		break;
 	}
 	}
@@ -264,7 +275,7 @@ int gmem_mt_server_accept(struct gmem_mt_server_state *s,
 	if (type < 0)
 		return type;
 	if (h->seq != s->recv_seq + 1)
-		return bad(why, n, "%s has sequence number %llu, expected %llu",
+		return gmem_mt_bad(why, n, "%s has sequence number %llu, expected %llu",
 			   gmem_mt_type_name((uint32_t)type),
 			   (unsigned long long)h->seq,
 			   (unsigned long long)(s->recv_seq + 1));
@@ -280,22 +291,22 @@ int gmem_mt_server_accept(struct gmem_mt_server_state *s,
 		return -ECONNABORTED;
 	}
 	if (!s->hello && type != GMEM_MT_HELLO)
-		return bad(why, n, "%s before HELLO",
+		return gmem_mt_bad(why, n, "%s before HELLO",
 			   gmem_mt_type_name((uint32_t)type));
 	if (type == GMEM_MT_HELLO) {
 		const struct gmem_mt_hello *x = m->buf;
 
 		if (s->hello)
-			return bad(why, n, "a second HELLO");
+			return gmem_mt_bad(why, n, "a second HELLO");
 		if (x->magic != GMEM_MT_MAGIC)
-			return bad(why, n, "HELLO with magic 0x%x, not 0x%x",
+			return gmem_mt_bad(why, n, "HELLO with magic 0x%x, not 0x%x",
 				   x->magic, GMEM_MT_MAGIC);
 		if (x->major != GMEM_MT_MAJOR)
-			return bad(why, n, "the device speaks version %u.%u; "
+			return gmem_mt_bad(why, n, "the device speaks version %u.%u; "
 				   "this VMM speaks %u.%u", x->major, x->minor,
 				   GMEM_MT_MAJOR, GMEM_MT_MINOR);
 		if (!x->max_entries || !x->max_fds)
-			return bad(why, n, "HELLO takes %u entries, %u fds a "
+			return gmem_mt_bad(why, n, "HELLO takes %u entries, %u fds a "
 				   "message; both must be at least 1",
 				   x->max_entries, x->max_fds);
 		s->max_entries = x->max_entries;
@@ -309,7 +320,7 @@ int gmem_mt_server_accept(struct gmem_mt_server_state *s,
 		const struct gmem_mt_ack *x = m->buf;
 
 		if (x->seq <= s->acked || x->seq > s->sent)
-			return bad(why, n, "ACK of %llu: %llu was acknowledged "
+			return gmem_mt_bad(why, n, "ACK of %llu: %llu was acknowledged "
 				   "already and %llu is the last sent",
 				   (unsigned long long)x->seq,
 				   (unsigned long long)s->acked,
@@ -419,12 +430,12 @@ ssize_t gmem_mt_recv(int sock, void *buf, int *fds, unsigned int *nfds,
 	}
 	if (mh.msg_flags & MSG_CTRUNC || ngot > GMEM_MT_MAX_FDS) {
 		close_fds(got, ngot);
-		return bad(why, n, "a message came with more than %u fds",
+		return gmem_mt_bad(why, n, "a message came with more than %u fds",
 			   GMEM_MT_MAX_FDS);
 	}
 	if (other) {
 		close_fds(got, ngot);
-		return bad(why, n, "a message came with ancillary data other "
+		return gmem_mt_bad(why, n, "a message came with ancillary data other "
 			   "than fds");
 	}
 	if (mh.msg_flags & MSG_TRUNC) {

@@ -201,5 +201,10 @@ static inline void gmem_mt_hdr_init(struct gmem_mt_hdr *h, uint32_t type,
 }
 
 const char *gmem_mt_type_name(uint32_t type);
+/* Either side's HELLO: this version, its limits, and name (GMEM_MT_NAME_LEN bytes). */
+void gmem_mt_hello_init(struct gmem_mt_hello *h, const char *name);
+/* Write why a message is rejected into why (n bytes); returns -EPROTO. */
+int gmem_mt_bad(char *why, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif /* GMEM_MEMTABLE_PROTO_H */

@@ -40,72 +40,70 @@ struct ov {
 
 /* ---- the comparisons: each returns the seconds its calls took ---- */
 
-static double create_memfd(struct ov *o, bool lib)
+/* The library's create and close of o->gran bytes on backend, o->calls times. */
+static double create_close_lib(struct ov *o, enum gmem_backend backend)
 {
-	double sum = 0;
+	double t = now_seconds();
 
 	for (int i = 0; i < o->calls; i++) {
-		double t = now_seconds();
 		struct gmem_file *f;
 		char why[256];
-		void *p;
-		int fd;
 
-		if (lib) {
-			if (bench_file(o->b, GMEM_BACKEND_MEMFD, o->gran, &f,
-				       why, sizeof(why)) < 0)
-				return -1;
-			gmem_file_close(f);
-		} else {
-			/* What the library does: a sealed size, a mapping. */
-			fd = memfd_create("bench", MFD_CLOEXEC |
-					  MFD_ALLOW_SEALING);
-			if (fd < 0 || ftruncate(fd, (off_t)o->gran) < 0 ||
-			    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
-				  F_SEAL_SEAL) < 0)
-				return -1;
-			p = mmap(NULL, o->gran, PROT_READ | PROT_WRITE,
-				 MAP_SHARED, fd, 0);
-			if (p == MAP_FAILED)
-				return -1;
-			munmap(p, o->gran);
-			close(fd);
-		}
-		sum += now_seconds() - t;
+		if (bench_file(o->b, backend, o->gran, &f, why, sizeof(why)) < 0)
+			return -1;
+		gmem_file_close(f);
 	}
-	return sum;
+	return now_seconds() - t;
+}
+
+/* Map fd as the library does, and let it all go. */
+static int map_and_close(int fd, uint64_t size)
+{
+	void *p;
+
+	if (fd < 0)
+		return -1;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	munmap(p, size);
+	close(fd);
+	return 0;
+}
+
+static double create_memfd(struct ov *o, bool lib)
+{
+	double t = now_seconds();
+
+	if (lib)
+		return create_close_lib(o, GMEM_BACKEND_MEMFD);
+	for (int i = 0; i < o->calls; i++) {
+		/* What the library does: a sealed size, a mapping. */
+		int fd = memfd_create("bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+		if (fd < 0 || ftruncate(fd, (off_t)o->gran) < 0 ||
+		    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+			  F_SEAL_SEAL) < 0 || map_and_close(fd, o->gran) < 0)
+			return -1;
+	}
+	return now_seconds() - t;
 }
 
 static double create_guest_memfd(struct ov *o, bool lib)
 {
-	double sum = 0;
+	double t = now_seconds();
 
+	if (lib)
+		return create_close_lib(o, GMEM_BACKEND_GUEST_MEMFD);
 	for (int i = 0; i < o->calls; i++) {
-		double t = now_seconds();
-		struct gmem_file *f;
-		char why[256];
-		void *p;
-		int fd;
+		int fd = raw_guest_memfd(gmem_vm_fd(o->b->vm), o->gran);
 
-		if (lib) {
-			if (bench_file(o->b, GMEM_BACKEND_GUEST_MEMFD, o->gran,
-				       &f, why, sizeof(why)) < 0)
-				return -1;
-			gmem_file_close(f);
-		} else {
-			fd = raw_guest_memfd(gmem_vm_fd(o->b->vm), o->gran);
-			if (fd < 0)
-				return -1;
-			p = mmap(NULL, o->gran, PROT_READ | PROT_WRITE,
-				 MAP_SHARED, fd, 0);
-			if (p == MAP_FAILED)
-				return -1;
-			munmap(p, o->gran);
-			close(fd);
-		}
-		sum += now_seconds() - t;
+		if (map_and_close(fd, o->gran) < 0)
+			return -1;
 	}
-	return sum;
+	return now_seconds() - t;
 }
 
 /* A memfd the caller already has, taken as a gmem file, and let go. */
@@ -118,8 +116,6 @@ static double import_memfd(struct ov *o, bool lib)
 		struct gmem_file *f;
 		struct statfs sfs;
 		struct stat st;
-		void *p;
-		int fd;
 
 		if (lib) {
 			if (gmem_file_import(&a, &f) < 0)
@@ -131,15 +127,9 @@ static double import_memfd(struct ov *o, bool lib)
 		 * map it. */
 		if (fstatfs(a.fd, &sfs) < 0 || fstat(a.fd, &st) < 0)
 			return -1;
-		fd = fcntl(a.fd, F_DUPFD_CLOEXEC, 0);
-		if (fd < 0)
+		if (map_and_close(fcntl(a.fd, F_DUPFD_CLOEXEC, 0),
+				  (uint64_t)st.st_size) < 0)
 			return -1;
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, fd, 0);
-		if (p == MAP_FAILED)
-			return -1;
-		munmap(p, (size_t)st.st_size);
-		close(fd);
 	}
 	return now_seconds() - t;
 }

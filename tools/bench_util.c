@@ -112,34 +112,35 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A sorted copy of v (free it), or NULL for none or no memory. */
+static double *sorted(const double *v, int n)
+{
+	double *s = n > 0 ? malloc(n * sizeof(*s)) : NULL;
+
+	if (s) {
+		memcpy(s, v, n * sizeof(*s));
+		qsort(s, n, sizeof(*s), cmp_double);
+	}
+	return s;
+}
+
 double percentile(const double *v, int n, double p)
 {
-	double *s, m;
-	int i = (int)(p * (n - 1) + 0.5);
+	double *s = sorted(v, n), m;
 
-	if (n <= 0)
-		return NO_VALUE;
-	s = malloc(n * sizeof(*s));
 	if (!s)
 		return NO_VALUE;
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_double);
-	m = s[i];
+	m = s[(int)(p * (n - 1) + 0.5)];
 	free(s);
 	return m;
 }
 
 double median(const double *v, int n)
 {
-	double *s, m;
+	double *s = sorted(v, n), m;
 
-	if (n <= 0)
-		return NO_VALUE;
-	s = malloc(n * sizeof(*s));
 	if (!s)
 		return NO_VALUE;
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_double);
 	m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 	free(s);
 	return m;
